@@ -1,0 +1,1 @@
+"""Accounts (tenants) and what their API keys may do."""

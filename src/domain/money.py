@@ -1,0 +1,74 @@
+"""Money: a decimal amount and an ISO 4217 currency, never a float."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Final
+
+import pycountry
+
+from domain.errors import InvalidInputError
+
+#: The largest magnitude Portico stores: NUMERIC(20, 4) in PostgreSQL.
+MAX_AMOUNT_DIGITS: Final = 20
+AMOUNT_SCALE: Final = 4
+
+
+def is_currency_code(code: str) -> bool:
+    """Whether ``code`` is an active ISO 4217 alphabetic code such as ``EUR``."""
+    return (
+        len(code) == 3
+        and code.isascii()
+        and code.isupper()
+        and pycountry.currencies.get(alpha_3=code) is not None
+    )
+
+
+def require_currency_code(code: str) -> str:
+    """Return ``code`` if it is an ISO 4217 code, else raise InvalidInputError."""
+    if not is_currency_code(code):
+        raise InvalidInputError(
+            f"'{code[:8]}' is not an ISO 4217 currency code such as 'EUR'",
+            field="currency",
+        )
+    return code
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An exact amount in one currency.
+
+    Arithmetic refuses to mix currencies: adding EUR to USD is a bug, not a
+    conversion.
+    """
+
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        require_currency_code(self.currency)
+        if not self.amount.is_finite():
+            raise InvalidInputError("an amount must be a finite number", field="amount")
+
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(Decimal(0), currency)
+
+    def __add__(self, other: Money) -> Money:
+        self._require_same_currency(other)
+        return Money(self.amount + other.amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._require_same_currency(other)
+        return Money(self.amount - other.amount, self.currency)
+
+    def __mul__(self, factor: int | Decimal) -> Money:
+        return Money(self.amount * factor, self.currency)
+
+    def _require_same_currency(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise InvalidInputError(
+                f"cannot combine {self.currency} with {other.currency}",
+                field="currency",
+            )

@@ -1,0 +1,1 @@
+"""Accounts and API keys: storage and the use cases the CLI and API share."""

@@ -1,0 +1,102 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+from starlette.middleware.cors import CORSMiddleware
+
+from gateway import __version__
+from gateway.api.handlers import install_exception_handlers
+from gateway.api.middleware import RequestContextMiddleware
+from gateway.api.openapi import install_openapi
+from gateway.api.routes import health, me
+from gateway.db.embedded import start_embedded_postgres
+from gateway.db.engine import create_engine, session_factory
+from gateway.logs import configure_logging, get_logger
+from gateway.settings import Settings, load_settings
+
+log = get_logger(__name__)
+
+DESCRIPTION = """\
+Portico is the integration gateway behind a supplier's B2B portal: one API for
+catalog, prices and stock, orders, documents and claims, in front of the ERP,
+CRM, CMS and billing systems.
+
+Authenticate with `Authorization: Bearer <API key>`. Every error is an RFC 9457
+problem (`application/problem+json`) with a stable `code` and the request's
+`correlation_id`.
+"""
+
+
+async def _database_url(settings: Settings) -> str:
+    if settings.database.url is not None:
+        return settings.database.url.get_secret_value()
+    # Blocking start-up work; keep the event loop free while it runs.
+    embedded = await asyncio.to_thread(
+        start_embedded_postgres, settings.database.state_dir
+    )
+    return embedded.url
+
+
+def create_app(settings: Settings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database, await _database_url(settings))
+        app.state.engine = engine
+        app.state.sessions = session_factory(engine)
+        log.info("gateway.started", version=__version__, mode=settings.mode.value)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+            log.info("gateway.stopped")
+
+    app = FastAPI(
+        title="Portico",
+        version=__version__,
+        summary="Integration gateway for B2B customer portals",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=ORJSONResponse,
+        max_body_size=settings.http.max_body_bytes,
+        openapi_tags=[
+            {"name": "account", "description": "The caller's account and key."},
+            {"name": "operations", "description": "Health and readiness probes."},
+        ],
+    )
+    app.state.settings = settings
+    app.include_router(health.router)
+    app.include_router(me.router)
+    install_exception_handlers(app)
+    install_openapi(app)
+    if settings.http.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.http.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "Idempotency-Key",
+                "X-Request-ID",
+                "Last-Event-ID",
+            ],
+            expose_headers=["X-Request-ID", "ETag", "Content-Disposition"],
+            max_age=600,
+        )
+    app.add_middleware(
+        RequestContextMiddleware, max_header_bytes=settings.http.max_header_bytes
+    )
+    return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """Entry point for uvicorn's ``--factory`` and its worker processes."""
+    settings = load_settings()
+    configure_logging(settings)
+    return create_app(settings)

