@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
 
-import pycountry
+from iso4217 import Currency
 
 from domain.errors import InvalidInputError
 
@@ -16,13 +16,35 @@ AMOUNT_SCALE: Final = 4
 
 
 def is_currency_code(code: str) -> bool:
-    """Whether ``code`` is an active ISO 4217 alphabetic code such as ``EUR``."""
-    return (
-        len(code) == 3
-        and code.isascii()
-        and code.isupper()
-        and pycountry.currencies.get(alpha_3=code) is not None
-    )
+    """Whether ``code`` is an ISO 4217 alphabetic code such as ``EUR``."""
+    if len(code) != 3 or not code.isascii() or not code.isupper():
+        return False
+    try:
+        Currency(code)
+    except ValueError:
+        return False
+    return True
+
+
+def minor_units(code: str) -> int:
+    """Digits after the decimal point in ``code``'s usual notation (JPY 0, EUR 2).
+
+    Codes without minor units (gold, SDR) are shown with 2, like most money.
+    """
+    exponent = Currency(code).exponent
+    return 2 if exponent is None else int(exponent)
+
+
+def format_amount(amount: Decimal, currency: str) -> str:
+    """The amount as a plain decimal string with at least the currency's minor
+    units, keeping any finer digits a unit price carries: EUR 0.1 -> "0.10",
+    EUR 10.1250 -> "10.125", JPY 500.0000 -> "500". Never exponent notation."""
+    places = minor_units(currency)
+    quantum = Decimal(1).scaleb(-places)
+    rounded = amount.quantize(quantum)
+    if rounded == amount:
+        return f"{rounded:f}"
+    return f"{amount.normalize():f}"
 
 
 def require_currency_code(code: str) -> str:

@@ -35,14 +35,14 @@ def run_demo(runtime: Runtime, *, port: int, exit_after: bool) -> None:
 
 
 def _free_port(preferred: int) -> int:
+    """``preferred`` when it is free, else any free port (0 asks for any)."""
     with socket.socket() as probe:
         try:
             probe.bind(("127.0.0.1", preferred))
-            return preferred
         except OSError:
             probe.bind(("127.0.0.1", 0))
-            port: int = probe.getsockname()[1]
-            return port
+        port: int = probe.getsockname()[1]
+        return port
 
 
 async def _demo_key(runtime: Runtime) -> str:

@@ -98,7 +98,7 @@ class ApiKeyRepository:
         found = (await self._session.execute(statement)).one_or_none()
         if found is None:
             return None
-        key_row, account_row = found.tuple()
+        key_row, account_row = found
         return _api_key(key_row), key_row.secret_digest, _account(account_row)
 
     async def revoke(self, prefix: str) -> ApiKey | None:

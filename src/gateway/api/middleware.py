@@ -11,11 +11,17 @@ import time
 from typing import Any
 
 import structlog
+from fastapi import HTTPException
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.api.context import accept_request_id, correlation_id_var
-from gateway.api.problems import HEADERS_TOO_LARGE, INTERNAL_ERROR, problem_response
+from gateway.api.problems import (
+    HEADERS_TOO_LARGE,
+    INTERNAL_ERROR,
+    PAYLOAD_TOO_LARGE,
+    problem_response,
+)
 from gateway.logs import get_logger
 
 log = get_logger("gateway.http")
@@ -101,3 +107,56 @@ def _log_access(scope: Scope, status: int, seconds: float) -> None:
         duration_ms=round(seconds * 1000, 2),
         account_id=str(state["account_id"]) if "account_id" in state else None,
     )
+
+
+class BodyTooLargeError(HTTPException):
+    """Raised from ``receive`` once a body passes the limit.
+
+    An HTTPException so that FastAPI's body parsing lets it through untouched
+    and the problem handler answers it like any other 413.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            413, f"the request body is larger than the limit of {limit} bytes"
+        )
+
+
+class BodyLimitMiddleware:
+    """Refuses bodies over the limit while they arrive, never after.
+
+    A declared ``Content-Length`` over the limit is refused before a byte is
+    read; a chunked body is counted as it streams and cut off at the limit.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.max_body_bytes
+        declared = _header(scope["headers"], b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            response = problem_response(
+                PAYLOAD_TOO_LARGE,
+                f"the request body is larger than the limit of {limit} bytes",
+                scope["path"],
+            )
+            await response(scope, receive, send)
+            return
+
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLargeError(limit)
+            return message
+
+        await self.app(scope, limited_receive, send)

@@ -65,7 +65,25 @@ def contract_path() -> Path:
     return Path(__file__).resolve().parents[3] / "openapi" / "portico.yaml"
 
 
+class _ContractDumper(yaml.SafeDumper):
+    """Writes multi-line text as literal blocks, so descriptions read as prose."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_ContractDumper.add_representer(str, _represent_str)
+
+
 def render_yaml(document: dict[str, Any]) -> str:
-    return yaml.safe_dump(
-        document, sort_keys=False, allow_unicode=True, width=88, indent=2
+    rendered: str = yaml.dump(
+        document,
+        Dumper=_ContractDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=88,
+        indent=2,
     )
+    return rendered

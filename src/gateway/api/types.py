@@ -1,0 +1,87 @@
+"""Field types every API model uses for money and time.
+
+Money travels as a decimal string: JSON numbers become binary floats in most
+clients, and ``0.10`` must arrive as ``"0.10"``. Times must carry an offset:
+a naive timestamp is ambiguous across an account's time zone and DST.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+    field_serializer,
+)
+
+from domain.money import Money, format_amount, is_currency_code
+
+#: Up to 16 integer and 4 fractional digits: what NUMERIC(20, 4) holds.
+AMOUNT_PATTERN = r"^-?(0|[1-9][0-9]{0,15})(\.[0-9]{1,4})?$"
+_AMOUNT = re.compile(AMOUNT_PATTERN)
+
+
+def _parse_amount(value: Any) -> Decimal:
+    if isinstance(value, Decimal) and value.is_finite():
+        return value
+    if not isinstance(value, str) or not _AMOUNT.fullmatch(value):
+        raise ValueError(
+            'an amount is a decimal string such as "10.50", with at most 16 '
+            "digits before the point and 4 after"
+        )
+    return Decimal(value)
+
+
+def _parse_currency(value: Any) -> str:
+    if not isinstance(value, str) or not is_currency_code(value):
+        raise ValueError("a currency is an ISO 4217 code such as 'EUR'")
+    return value
+
+
+Amount = Annotated[
+    Decimal,
+    PlainValidator(_parse_amount),
+    PlainSerializer(lambda value: f"{value:f}", return_type=str),
+    WithJsonSchema(
+        {"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["10.50"]}
+    ),
+]
+
+CurrencyCode = Annotated[
+    str,
+    PlainValidator(_parse_currency),
+    WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$", "examples": ["EUR"]}),
+]
+
+
+class MoneyModel(BaseModel):
+    """An exact amount and its ISO 4217 currency."""
+
+    amount: Amount = Field(description="Decimal string; never a JSON number.")
+    currency: CurrencyCode
+
+    @field_serializer("amount")
+    def _amount_in_minor_units(self, amount: Decimal) -> str:
+        # The currency's usual notation: "0.10", not "0.1000" as NUMERIC keeps it.
+        return format_amount(amount, self.currency)
+
+    @classmethod
+    def of(cls, money: Money) -> MoneyModel:
+        return cls(amount=money.amount, currency=money.currency)
+
+    def to_money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+
+#: A timestamp with an explicit offset; naive ones are refused with a 422.
+Timestamp = Annotated[
+    AwareDatetime,
+    Field(examples=["2025-03-30T01:30:00+03:00"]),
+]

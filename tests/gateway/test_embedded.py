@@ -1,0 +1,79 @@
+"""The embedded PostgreSQL default: started on demand, reused, stopped on exit."""
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from tests.support.processes import portico_env, run_portico
+
+START_AND_WRITE = """
+import asyncio, sys
+from pathlib import Path
+import asyncpg
+from gateway.db.embedded import start_embedded_postgres
+
+embedded = start_embedded_postgres(Path(sys.argv[1]))
+
+async def main():
+    connection = await asyncpg.connect(embedded.url)
+    await connection.execute(sys.argv[2])
+    print(embedded.pid, await connection.fetchval("SELECT count(*) FROM marks"))
+    await connection.close()
+
+asyncio.run(main())
+"""
+
+
+def run_embedded(state_dir: Path, statement: str) -> tuple[int, int]:
+    result = subprocess.run(
+        [sys.executable, "-c", START_AND_WRITE, str(state_dir), statement],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    pid, count = result.stdout.splitlines()[-1].split()
+    return int(pid), int(count)
+
+
+def gone_within(pid: int, seconds: float = 10) -> bool:
+    # pg_ctl returns once the server stopped accepting work; the process
+    # itself may take a moment more to leave the process table.
+    deadline = time.monotonic() + seconds
+    while psutil.pid_exists(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_data_survives_a_restart_and_the_server_stops_with_its_process(
+    tmp_path: Path,
+) -> None:
+    first_pid, _ = run_embedded(
+        tmp_path, "CREATE TABLE marks (n int); INSERT INTO marks VALUES (1)"
+    )
+    stopped_after_first = gone_within(first_pid)
+
+    second_pid, count = run_embedded(tmp_path, "INSERT INTO marks VALUES (2)")
+
+    assert stopped_after_first
+    assert count == 2
+    assert gone_within(second_pid)
+
+
+def test_demo_runs_on_the_embedded_defaults(tmp_path: Path) -> None:
+    env = portico_env(PORTICO_DATABASE__STATE_DIR=str(tmp_path))
+
+    result = run_portico("demo", "--exit", "--port", "0", env=env, timeout=180)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Portico is running." in result.stdout
+    key = next(
+        line.split()[-1] for line in result.stdout.splitlines() if "API key:" in line
+    )
+    assert key.startswith("pk_")
+    assert (tmp_path / "postgres" / "PG_VERSION").exists()
