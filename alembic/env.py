@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import asyncio
 
+from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from alembic import context
 from gateway.db.engine import asyncpg_url
 from gateway.db.tables import Base
 

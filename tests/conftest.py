@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
 from fastapi import FastAPI
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 

@@ -74,12 +74,11 @@ def test_serve_with_two_workers_answers_over_real_http(env: dict[str, str]) -> N
         "accounts", "create", "--name", "Served", "--timezone", "UTC",
         "--currency", "USD", "--json", env=env,
     )  # fmt: skip
-    key = json.loads(
-        run_portico(
-            "keys", "create", "--account", json.loads(account.stdout)["id"],
-            "--scope", "admin", "--json", env=env,
-        ).stdout  # fmt: skip
-    )["key"]
+    created = run_portico(
+        "keys", "create", "--account", json.loads(account.stdout)["id"],
+        "--scope", "admin", "--json", env=env,
+    )  # fmt: skip
+    key = json.loads(created.stdout)["key"]
 
     with serving("--workers", "2", env=env) as base_url:
         me = httpx.get(f"{base_url}/v1/me", headers={"Authorization": f"Bearer {key}"})

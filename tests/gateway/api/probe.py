@@ -33,7 +33,9 @@ async def echo(line: ProbeLine) -> ProbeLine:
 async def plain_money() -> dict[str, Any]:
     # A handler that builds a plain dict rather than using a response model.
     return {
-        "big": MoneyModel(amount=Decimal("1234567890123456.78"), currency="EUR").model_dump(),
+        "big": MoneyModel(
+            amount=Decimal("1234567890123456.78"), currency="EUR"
+        ).model_dump(),
         "small": MoneyModel(amount=Decimal("0.10"), currency="EUR").model_dump(),
     }
 
