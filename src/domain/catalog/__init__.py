@@ -1,0 +1,1 @@
+"""The catalog: products, the caller's prices and stock, read from backends."""
