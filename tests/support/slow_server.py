@@ -40,11 +40,11 @@ async def _serve(handle: Handler) -> AsyncIterator[str]:
     ) -> None:
         task = asyncio.current_task()
         assert task is not None
-        tasks.add(task)  # type: ignore[arg-type]
+        tasks.add(task)
         try:
             await handle(reader, writer)
         finally:
-            tasks.discard(task)  # type: ignore[arg-type]
+            tasks.discard(task)
 
     server = await asyncio.start_server(tracked, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
