@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import platformdirs
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -83,6 +90,13 @@ class HttpSettings(BaseModel):
         default_factory=list,
         description="Origins allowed to call the API from a browser (the SPA).",
     )
+    cursor_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key that signs pagination cursors. Set the same value on every "
+            "replica; unset, each process makes its own, which suits one process."
+        ),
+    )
     public_url: str | None = Field(
         default=None,
         description="The URL partners reach this gateway at, shown by the demo.",
@@ -115,6 +129,49 @@ class AuthSettings(BaseModel):
     )
 
 
+class ConnectorInstanceSettings(BaseModel):
+    kind: str = Field(
+        description="The connector's entry-point name in 'portico.connectors'."
+    )
+    options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The connector's own settings, validated by its config model.",
+    )
+
+
+class PortBindings(BaseModel):
+    """Which configured connector serves which port. Unbound ports are off."""
+
+    erp: str | None = Field(default=None, description="Connector serving ErpPort.")
+    cms: str | None = Field(
+        default=None,
+        description="Connector serving CmsPort; defaults to the ERP's master data.",
+    )
+    crm: str | None = Field(
+        default=None,
+        description="Connector serving CrmPort; defaults to the ERP's customers.",
+    )
+
+
+class CatalogSettings(BaseModel):
+    read_deadline_seconds: Annotated[float, Field(gt=0, le=60)] = Field(
+        default=3.0,
+        description="How long a catalog read waits for each backend part.",
+    )
+    price_ttl_seconds: Annotated[float, Field(ge=0, le=3600)] = Field(
+        default=30.0, description="How long a fetched price is reused."
+    )
+    stock_ttl_seconds: Annotated[float, Field(ge=0, le=3600)] = Field(
+        default=15.0, description="How long a fetched stock level is reused."
+    )
+    content_ttl_seconds: Annotated[float, Field(ge=0, le=86_400)] = Field(
+        default=300.0, description="How long fetched product content is reused."
+    )
+    cache_entries: Annotated[int, Field(ge=0, le=1_000_000)] = Field(
+        default=20_000, description="Cached parts kept per process, per kind."
+    )
+
+
 class Settings(BaseSettings):
     """All of Portico's settings. Build with ``load_settings()``."""
 
@@ -133,6 +190,26 @@ class Settings(BaseSettings):
     http: HttpSettings = Field(default_factory=HttpSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    connectors: dict[str, ConnectorInstanceSettings] = Field(
+        default_factory=dict,
+        description=(
+            "Back-office connections by name, as JSON: "
+            '{"erp": {"kind": "tryton", "options": {...}}}.'
+        ),
+    )
+    ports: PortBindings = Field(default_factory=PortBindings)
+    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+
+    @model_validator(mode="after")
+    def _ports_name_connectors(self) -> Settings:
+        for port, name in self.ports.model_dump().items():
+            if name is not None and name not in self.connectors:
+                known = ", ".join(sorted(self.connectors)) or "none configured"
+                raise ValueError(
+                    f"ports.{port} names connector {name!r}, which is not in "
+                    f"connectors ({known})"
+                )
+        return self
 
 
 class SettingsError(Exception):
@@ -147,5 +224,6 @@ def load_settings() -> Settings:
         lines = []
         for item in error.errors(include_input=False, include_url=False):
             path = "__".join(str(part) for part in item["loc"]).upper()
-            lines.append(f"PORTICO_{path}: {item['msg']}")
+            name = f"PORTICO_{path}" if path else "settings"
+            lines.append(f"{name}: {item['msg']}")
         raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
+from domain.catalog.service import CatalogService
 from gateway import __version__
+from gateway.api.cursors import CursorCodec
 from gateway.api.handlers import install_exception_handlers
 from gateway.api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from gateway.api.openapi import install_openapi
 from gateway.api.routes import health, me
+from gateway.backends import Backends, BackendWiringError, build_backends
+from gateway.catalog import routes as catalog_routes
+from gateway.catalog.cache import TtlPartCache
 from gateway.db.embedded import start_embedded_postgres
 from gateway.db.engine import create_engine, session_factory
 from gateway.logs import configure_logging, get_logger
-from gateway.settings import Settings, load_settings
+from gateway.settings import RunMode, Settings, load_settings
 
 log = get_logger(__name__)
 
@@ -42,16 +49,51 @@ async def _database_url(settings: Settings) -> str:
     return embedded.url
 
 
+def _cursor_secret(settings: Settings) -> bytes:
+    if settings.http.cursor_secret is not None:
+        return settings.http.cursor_secret.get_secret_value().encode()
+    if settings.mode is RunMode.PRODUCTION:
+        log.warning(
+            "gateway.cursor_secret.generated",
+            detail="set PORTICO_HTTP__CURSOR_SECRET so cursors work across replicas",
+        )
+    return secrets.token_bytes(32)
+
+
+def build_catalog(settings: Settings, backends: Backends) -> CatalogService | None:
+    if backends.erp is None:
+        return None
+    content = backends.cms
+    if content is None:
+        raise BackendWiringError(
+            f"the ERP connector {backends.erp_name!r} offers no product content "
+            "and no CMS is bound (PORTICO_PORTS__CMS)"
+        )
+    return CatalogService(
+        erp=backends.erp,
+        content=content,
+        erp_name=backends.erp_name,
+        content_name=backends.cms_name,
+        cache=TtlPartCache(settings.catalog),
+        clock=lambda: datetime.now(UTC),
+        read_deadline_seconds=settings.catalog.read_deadline_seconds,
+    )
+
+
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database, await _database_url(settings))
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
+        backends = build_backends(settings)
+        app.state.backends = backends
+        app.state.catalog = build_catalog(settings, backends)
         log.info("gateway.started", version=__version__, mode=settings.mode.value)
         try:
             yield
         finally:
+            await backends.aclose()
             await engine.dispose()
             log.info("gateway.stopped")
 
@@ -66,12 +108,18 @@ def create_app(settings: Settings) -> FastAPI:
         generate_unique_id_function=lambda route: route.name,
         openapi_tags=[
             {"name": "account", "description": "The caller's account and key."},
+            {
+                "name": "catalog",
+                "description": "Products with the caller's prices and stock.",
+            },
             {"name": "operations", "description": "Health and readiness probes."},
         ],
     )
     app.state.settings = settings
+    app.state.cursors = CursorCodec(_cursor_secret(settings))
     app.include_router(health.router)
     app.include_router(me.router)
+    app.include_router(catalog_routes.router)
     install_exception_handlers(app)
     install_openapi(app)
     if settings.http.cors_origins:

@@ -9,11 +9,13 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from domain.backends import BackendError
 from domain.errors import DomainError, InvalidInputError
 from gateway.api.errors import ApiError
 from gateway.api.problems import (
     VALIDATION_FAILED,
     FieldError,
+    problem_for_backend_error,
     problem_for_domain_error,
     problem_for_status,
     problem_response,
@@ -83,7 +85,20 @@ async def _domain_error(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _backend_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, BackendError)
+    problem = problem_for_backend_error(exc)
+    headers = {"Retry-After": "5"} if exc.retryable else None
+    return problem_response(
+        problem,
+        f"{exc.system} could not answer ({exc.reason}): {exc.detail}",
+        request.url.path,
+        headers=headers,
+    )
+
+
 def install_exception_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(BackendError, _backend_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(ApiError, _api_error)

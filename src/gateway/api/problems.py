@@ -14,6 +14,11 @@ import orjson
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
+from domain.backends import (
+    BackendError,
+    BackendTimeoutError,
+    BackendUnavailableError,
+)
 from domain.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
 from gateway.api.context import current_correlation_id
 
@@ -54,6 +59,15 @@ HEADERS_TOO_LARGE = ProblemType(
     "headers_too_large", 431, "The request headers are larger than allowed"
 )
 INTERNAL_ERROR = ProblemType("internal_error", 500, "An unexpected error occurred")
+BAD_GATEWAY = ProblemType(
+    "backend_error", 502, "A back-office system gave an unusable answer"
+)
+BACKEND_UNAVAILABLE = ProblemType(
+    "backend_unavailable", 503, "A back-office system is unavailable"
+)
+GATEWAY_TIMEOUT = ProblemType(
+    "backend_timeout", 504, "A back-office system did not answer in time"
+)
 SERVICE_UNAVAILABLE = ProblemType(
     "service_unavailable", 503, "The service cannot answer right now"
 )
@@ -73,7 +87,9 @@ _BY_STATUS = {
         VALIDATION_FAILED,
         HEADERS_TOO_LARGE,
         INTERNAL_ERROR,
+        BAD_GATEWAY,
         SERVICE_UNAVAILABLE,
+        GATEWAY_TIMEOUT,
     )
 }
 
@@ -83,6 +99,14 @@ DOMAIN_PROBLEMS: tuple[tuple[type[DomainError], ProblemType], ...] = (
     (InvalidInputError, INVALID_INPUT),
     (ConflictError, CONFLICT),
 )
+
+
+def problem_for_backend_error(error: BackendError) -> ProblemType:
+    if isinstance(error, BackendTimeoutError):
+        return GATEWAY_TIMEOUT
+    if isinstance(error, BackendUnavailableError):
+        return BACKEND_UNAVAILABLE
+    return BAD_GATEWAY
 
 
 def problem_for_status(status: int) -> ProblemType:

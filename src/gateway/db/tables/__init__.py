@@ -2,5 +2,6 @@
 
 from gateway.db.tables.accounts import AccountRow, ApiKeyRow
 from gateway.db.tables.base import Base
+from gateway.db.tables.references import ExternalRefRow
 
-__all__ = ["AccountRow", "ApiKeyRow", "Base"]
+__all__ = ["AccountRow", "ApiKeyRow", "Base", "ExternalRefRow"]

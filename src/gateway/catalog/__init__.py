@@ -1,0 +1,1 @@
+"""Catalog reads: wiring the domain's fan-out to connectors, cache and API."""
