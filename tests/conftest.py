@@ -19,6 +19,7 @@ from gateway.db.migrations import upgrade_to_head
 from gateway.db.tables import Base
 from gateway.logs import configure_logging
 from gateway.settings import DatabaseSettings, Settings
+from tests.peers.fixtures import tryton_peer
 from tests.support.database import test_database
 from tests.support.factories import Caller, make_caller
 
@@ -85,3 +86,6 @@ async def caller(sessions: async_sessionmaker[AsyncSession]) -> Caller:
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
+
+
+__all__ = ["tryton_peer"]

