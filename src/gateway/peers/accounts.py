@@ -68,7 +68,7 @@ async def link_tpch_accounts(
                 ExternalRefRow.system == system,
             )
         )
-        linked = {external_id: entity_id for external_id, entity_id in rows}
+        linked: dict[str, uuid.UUID] = dict(rows.all())
         accounts: dict[int, uuid.UUID] = {}
         for customer in tpch.customers:
             seeded = manifest.customers.get(customer.custkey)
