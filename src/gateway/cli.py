@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import signal
 import sys
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
@@ -30,10 +33,14 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 accounts_app = typer.Typer(help="Customer accounts (tenants).", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
 openapi_app = typer.Typer(help="The API contract.", no_args_is_help=True)
+peers_app = typer.Typer(
+    help="Real back-office systems to try Portico against.", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 app.add_typer(accounts_app, name="accounts")
 app.add_typer(keys_app, name="keys")
 app.add_typer(openapi_app, name="openapi")
+app.add_typer(peers_app, name="peers")
 
 T = TypeVar("T")
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
@@ -166,7 +173,43 @@ def demo(
     """Start Portico on the embedded defaults with a demo account and key."""
     from gateway.demo import run_demo
 
-    run_demo(prepare(), port=port, exit_after=exit_after)
+    started = time.perf_counter()
+    run_demo(prepare(), port=port, exit_after=exit_after, started=started)
+
+
+@peers_app.command("tryton")
+def peers_tryton(
+    scale: Annotated[
+        float | None, typer.Option(help="TPC-H scale factor (default: settings).")
+    ] = None,
+) -> None:
+    """Run a local Tryton seeded from TPC-H, with Portico accounts linked to it.
+
+    Prints the settings that bind it as Portico's ERP; stops on Ctrl-C.
+    """
+    from gateway.peers.accounts import link_tpch_accounts
+    from gateway.peers.tpch import load_tpch
+    from gateway.peers.tryton import TrytonPeer
+    from gateway.peers.wiring import ERP_NAME, tryton_connector
+
+    runtime = prepare()
+    peers = runtime.settings.peers
+    chosen = scale or peers.scale
+    with TrytonPeer(peers.cache_dir, scale=chosen) as peer:
+        tpch = load_tpch(peers.cache_dir, chosen, include_orders=False)
+        linked = _with_sessions(
+            runtime,
+            lambda s: link_tpch_accounts(s, tpch, peer.manifest, ERP_NAME),
+        )
+        connector = tryton_connector(peer).model_dump()
+        typer.echo(f"Tryton is running at {peer.url} (pid {peer.pid}).")
+        typer.echo(f"{len(linked)} Portico accounts are linked to its customers.")
+        typer.echo("Bind it as Portico's ERP with:")
+        typer.echo(f"  export PORTICO_CONNECTORS='{json.dumps({ERP_NAME: connector})}'")
+        typer.echo(f"  export PORTICO_PORTS__ERP={ERP_NAME}")
+        typer.echo("Press Ctrl-C to stop it.")
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.pause()
 
 
 def main() -> None:

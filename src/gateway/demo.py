@@ -1,37 +1,52 @@
-"""``portico demo``: the gateway on its embedded defaults, ready to explore.
+"""``portico demo``: Portico on its embedded defaults, in front of a real ERP.
 
-It starts PostgreSQL (embedded unless configured), applies the schema, opens
-a demo dealer account with a key holding every dealer scope, serves the API,
-proves that ``/healthz`` and ``/v1/me`` answer with that key, and prints what a
-newcomer needs to try it.
+It starts PostgreSQL (embedded unless configured), applies the schema, starts
+a local Tryton seeded from TPC-H, opens a Portico account for every TPC-H
+customer linked to its Tryton party, issues a key for one of them, serves the
+API, checks that ``/healthz``, ``/v1/me`` and a catalog read answer with that
+key, and prints what a newcomer needs to explore.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import httpx
 import uvicorn
-from sqlalchemy import select
 
-from domain.accounts.model import NewAccount
 from domain.accounts.scopes import DEALER_SCOPES
 from gateway.accounts import service
 from gateway.api.app import create_app
-from gateway.db.engine import create_engine, session_factory, transaction
-from gateway.db.tables import AccountRow
+from gateway.db.engine import create_engine, session_factory
 from gateway.logs import get_logger
+from gateway.peers.accounts import link_tpch_accounts
+from gateway.peers.tpch import load_tpch
+from gateway.peers.tryton import TrytonPeer
+from gateway.peers.wiring import ERP_NAME, with_tryton
 from gateway.runtime import Runtime
 
 log = get_logger(__name__)
 
-DEMO_ACCOUNT = "Portico Demo Dealer"
+#: The TPC-H customer whose account the demo's key belongs to.
+DEMO_CUSTKEY = 1
+DEMO_PARTKEY = 1
 
 
-def run_demo(runtime: Runtime, *, port: int, exit_after: bool) -> None:
-    asyncio.run(_demo(runtime, port=port, exit_after=exit_after))
+@dataclass(frozen=True, slots=True)
+class DemoAccess:
+    key: str
+    account_name: str
+    sku: str
+    accounts: int
+
+
+def run_demo(runtime: Runtime, *, port: int, exit_after: bool, started: float) -> None:
+    asyncio.run(_demo(runtime, port=port, exit_after=exit_after, started=started))
 
 
 def _free_port(preferred: int) -> int:
@@ -45,33 +60,36 @@ def _free_port(preferred: int) -> int:
         return port
 
 
-async def _demo_key(runtime: Runtime) -> str:
+async def _demo_access(runtime: Runtime, peer: TrytonPeer) -> DemoAccess:
     engine = create_engine(runtime.settings.database, runtime.database_url)
     sessions = session_factory(engine)
     try:
-        async with transaction(sessions) as session:
-            account_id = await session.scalar(
-                select(AccountRow.id).where(AccountRow.name == DEMO_ACCOUNT).limit(1)
-            )
-        if account_id is None:
-            new = NewAccount.create(
-                name=DEMO_ACCOUNT, timezone="Europe/Berlin", currency="EUR"
-            )
-            account_id = (await service.open_account(sessions, new)).id
-        created = await service.create_key(
-            sessions, account_id, DEALER_SCOPES, name="demo"
+        tpch = await asyncio.to_thread(
+            load_tpch,
+            runtime.settings.peers.cache_dir,
+            peer.scale,
+            include_orders=False,
         )
-        return created.token
+        accounts = await link_tpch_accounts(sessions, tpch, peer.manifest, ERP_NAME)
+        customer = next(c for c in tpch.customers if c.custkey == DEMO_CUSTKEY)
+        created = await service.create_key(
+            sessions, accounts[DEMO_CUSTKEY], DEALER_SCOPES, name="demo"
+        )
+        return DemoAccess(
+            key=created.token,
+            account_name=customer.name,
+            sku=peer.manifest.parts[DEMO_PARTKEY].code,
+            accounts=len(accounts),
+        )
     finally:
         await engine.dispose()
 
 
-async def _demo(runtime: Runtime, *, port: int, exit_after: bool) -> None:
-    started = time.perf_counter()
-    key = await _demo_key(runtime)
-    port = _free_port(port)
+@contextlib.asynccontextmanager
+async def _serving(app: object, port: int) -> AsyncIterator[asyncio.Task[None]]:
+    """Serve ``app`` until the block ends, or until Ctrl-C ends the task."""
     config = uvicorn.Config(
-        create_app(runtime.settings),
+        app,  # type: ignore[arg-type]
         host="127.0.0.1",
         port=port,
         log_config=None,
@@ -80,45 +98,71 @@ async def _demo(runtime: Runtime, *, port: int, exit_after: bool) -> None:
     )
     server = uvicorn.Server(config)
     serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            await serving
-            raise SystemExit("the gateway did not start; see the log above")
-        await asyncio.sleep(0.05)
-
-    base_url = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
-        health = await client.get("/healthz")
-        me = await client.get("/v1/me", headers={"Authorization": f"Bearer {key}"})
-    ready_seconds = time.perf_counter() - started
-    healthy = health.status_code == 200 and me.status_code == 200
-    _print_summary(base_url, key, me.json() if healthy else {}, ready_seconds)
-    if not healthy:
+    try:
+        while not server.started:
+            if serving.done():
+                await serving
+                raise SystemExit("the gateway did not start; see the log above")
+            await asyncio.sleep(0.05)
+        yield serving
+    finally:
         server.should_exit = True
         await serving
-        raise SystemExit(
-            f"self-check failed: /healthz {health.status_code}, /v1/me {me.status_code}"
+
+
+async def _demo(
+    runtime: Runtime, *, port: int, exit_after: bool, started: float
+) -> None:
+    peer = TrytonPeer(
+        runtime.settings.peers.cache_dir, scale=runtime.settings.peers.scale
+    )
+    async with peer:
+        settings = with_tryton(runtime.settings, peer)
+        access = await _demo_access(runtime, peer)
+        port = _free_port(port)
+        async with _serving(create_app(settings), port) as serving:
+            base_url = f"http://127.0.0.1:{port}"
+            checks = await _self_check(base_url, access)
+            _print_summary(base_url, access, peer, time.perf_counter() - started)
+            failed = [name for name, ok in checks.items() if not ok]
+            if failed:
+                raise SystemExit(f"self-check failed: {', '.join(failed)}")
+            if not exit_after:
+                await serving  # uvicorn ends it on Ctrl-C or SIGTERM
+
+
+async def _self_check(base_url: str, access: DemoAccess) -> dict[str, bool]:
+    headers = {"Authorization": f"Bearer {access.key}"}
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        health = await client.get("/healthz")
+        me = await client.get("/v1/me", headers=headers)
+        product = await client.get(
+            f"/v1/catalog/products/{access.sku}", headers=headers
         )
-    if exit_after:
-        server.should_exit = True
-    await serving
+    return {
+        "/healthz": health.status_code == 200,
+        "/v1/me": me.status_code == 200,
+        "catalog": product.status_code == 200 and product.json().get("complete"),
+    }
 
 
 def _print_summary(
-    base_url: str, key: str, me: dict[str, object], seconds: float
+    base_url: str, access: DemoAccess, peer: TrytonPeer, seconds: float
 ) -> None:
-    account = me.get("account", {})
-    name = account.get("name") if isinstance(account, dict) else None
+    auth = f"-H 'Authorization: Bearer {access.key}'"
     lines = [
         "",
         "Portico is running.",
-        f"  API:      {base_url}",
-        f"  Docs:     {base_url}/docs",
-        f"  Account:  {name}",
-        f"  API key:  {key}",
-        f"  Ready in: {seconds:.2f} s (database, schema, account, key, self-check)",
+        f"  API:       {base_url}",
+        f"  Docs:      {base_url}/docs",
+        f"  ERP:       Tryton at {peer.url}, seeded from TPC-H "
+        f"(scale {peer.scale:g}, {access.accounts} dealer accounts linked)",
+        f"  Account:   {access.account_name}",
+        f"  API key:   {access.key}",
+        f"  Ready in:  {seconds:.1f} s",
         "",
-        f"  Try:      curl -H 'Authorization: Bearer {key}' {base_url}/v1/me",
+        f"  Try:       curl {auth} {base_url}/v1/me",
+        f"             curl {auth} {base_url}/v1/catalog/products/{access.sku}",
         "",
     ]
     print("\n".join(lines), flush=True)  # noqa: T201 - the demo's output is for people

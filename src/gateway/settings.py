@@ -172,6 +172,20 @@ class CatalogSettings(BaseModel):
     )
 
 
+def default_peer_cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir("portico", appauthor=False)) / "peers"
+
+
+class PeerSettings(BaseModel):
+    cache_dir: Path = Field(
+        default_factory=default_peer_cache_dir,
+        description="Where the demo keeps TPC-H data and peer snapshots.",
+    )
+    scale: Annotated[float, Field(gt=0, le=10)] = Field(
+        default=0.01, description="TPC-H scale factor the demo's ERP is seeded at."
+    )
+
+
 class Settings(BaseSettings):
     """All of Portico's settings. Build with ``load_settings()``."""
 
@@ -199,6 +213,7 @@ class Settings(BaseSettings):
     )
     ports: PortBindings = Field(default_factory=PortBindings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
+    peers: PeerSettings = Field(default_factory=PeerSettings)
 
     @model_validator(mode="after")
     def _ports_name_connectors(self) -> Settings:

@@ -225,3 +225,34 @@ def client_for(app: FastAPI) -> httpx.AsyncClient:
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://portico.test"
     )
+
+
+async def test_credentials_never_reach_problems_or_logs(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    tpch: TpchData,
+    tryton_peer: TrytonPeer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caller = await tpch_caller(sessions, tpch, tryton_peer)
+    wrong = "Wr0ng-pa55word-do-not-log"
+    bound = tryton_settings(settings, tryton_peer)
+    options = {**bound.connectors["erp"].options, "password": wrong}
+    bound.connectors["erp"] = bound.connectors["erp"].model_copy(
+        update={"options": options}
+    )
+    app = create_app(bound)
+    sku = tryton_peer.manifest.parts[9].code
+
+    async with app.router.lifespan_context(app), client_for(app) as client:
+        detail = await client.get(f"/v1/catalog/products/{sku}", headers=caller.headers)
+        listing = await client.get("/v1/catalog/products", headers=caller.headers)
+
+    assert detail.status_code == 200
+    assert {m["reason"] for m in detail.json()["missing"]} == {"rejected"}
+    # Tryton slows down repeated failed logins, so the listing may also time out.
+    assert listing.status_code in {502, 504}
+    assert listing.headers["content-type"] == "application/problem+json"
+    for text in (detail.text, listing.text, caplog.text):
+        assert wrong not in text
+        assert tryton_peer.admin_password not in text
