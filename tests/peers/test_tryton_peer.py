@@ -190,6 +190,15 @@ async def test_a_sale_is_quoted_confirmed_and_processed(
     assert invoice["total_amount"] == Decimal("3605.00")
     assert invoice["payment_term"] == manifest.payment_term_id
 
+    # The seeded fiscal years and strict sequences let the invoice be posted.
+    await tryton_rpc.model("account.invoice", "post", sale["invoices"])
+    (posted,) = await tryton_rpc.model(
+        "account.invoice", "read", sale["invoices"], ["state", "number", "move"]
+    )
+    assert posted["state"] == "posted"
+    assert posted["number"].startswith(f"INV{dt.date.today().year}-")
+    assert posted["move"] is not None
+
     (shipment,) = await tryton_rpc.model(
         "stock.shipment.out", "read", sale["shipments"], ["state", "warehouse"]
     )

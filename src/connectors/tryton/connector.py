@@ -55,7 +55,15 @@ from domain.money import Money
 
 T = TypeVar("T")
 
-_PRODUCT_FIELDS = ["code", "name", "description", "list_price", "default_uom"]
+_PRODUCT_FIELDS = [
+    "code",
+    "name",
+    "description",
+    "list_price",
+    "default_uom",
+    # Tryton answers a dotted name under "categories_all." with the records.
+    "categories_all.name",
+]
 #: Tryton stores SKUs as free text; cap what a search may send it.
 _MAX_TEXT = 100
 
@@ -336,11 +344,14 @@ class TrytonConnector(Connector):
 
     async def _product(self, row: dict[str, Any]) -> Product:
         list_price = row.get("list_price")
+        categories = sorted(
+            category["name"] for category in row.get("categories_all.") or []
+        )
         return Product(
             sku=row["code"],
             name=row["name"],
             description=row.get("description") or "",
-            category=None,
+            category=categories[0] if categories else None,
             unit=await self._unit(row.get("default_uom")),
             list_price=None
             if list_price is None
