@@ -13,12 +13,14 @@ to and from its system's own words and identifiers.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
 from domain.catalog.model import PriceQuote, Product, ProductPage, StockLevel
 from domain.customers import Customer
+from domain.orders.erp import ErpChangePage, ErpOrderReceipt, ErpOrderRequest
 
 
 @runtime_checkable
@@ -54,6 +56,28 @@ class ErpPort(Protocol):
 
     async def stock_levels(self, skus: Sequence[str]) -> list[StockLevel]:
         """Stock per warehouse for the known SKUs among ``skus``."""
+        ...
+
+    async def find_order(self, order_id: uuid.UUID) -> ErpOrderReceipt | None:
+        """The ERP order whose reference is Portico's ``order_id``, if any."""
+        ...
+
+    async def submit_order(self, request: ErpOrderRequest) -> ErpOrderReceipt:
+        """Create and confirm the order in the ERP.
+
+        Not idempotent by itself: callers look the order up with
+        :meth:`find_order` before submitting again after a failure. A business
+        refusal (unknown customer, product not salable) is a
+        BackendRejectedError whose detail is the ERP's reason.
+        """
+        ...
+
+    async def cancel_order(self, external_id: str) -> None:
+        """Cancel the order in the ERP; cancelling twice is not an error."""
+        ...
+
+    async def order_changes(self, cursor: str | None, limit: int) -> ErpChangePage:
+        """Orders whose state changed after ``cursor``, oldest first."""
         ...
 
 

@@ -1,0 +1,1 @@
+"""Orders: what a dealer buys, from placement to invoice."""
