@@ -35,13 +35,13 @@ def upgrade() -> None:
             "entity_kind",
             "system",
             "external_id",
-            name=op.f("uq_external_refs_entity_kind"),
+            name=op.f("uq_external_refs_entity_kind_system_external_id"),
         ),
         sa.UniqueConstraint(
             "entity_kind",
             "entity_id",
             "system",
-            name=op.f("uq_external_refs_entity_kind_entity_id"),
+            name=op.f("uq_external_refs_entity_kind_entity_id_system"),
         ),
     )
 

@@ -2,6 +2,20 @@
 
 from gateway.db.tables.accounts import AccountRow, ApiKeyRow
 from gateway.db.tables.base import Base
+from gateway.db.tables.idempotency import IdempotencyKeyRow
+from gateway.db.tables.orders import OrderEventRow, OrderLineRow, OrderRow
+from gateway.db.tables.outbox import OutboxRow, SyncCursorRow
 from gateway.db.tables.references import ExternalRefRow
 
-__all__ = ["AccountRow", "ApiKeyRow", "Base", "ExternalRefRow"]
+__all__ = [
+    "AccountRow",
+    "ApiKeyRow",
+    "Base",
+    "ExternalRefRow",
+    "IdempotencyKeyRow",
+    "OrderEventRow",
+    "OrderLineRow",
+    "OrderRow",
+    "OutboxRow",
+    "SyncCursorRow",
+]

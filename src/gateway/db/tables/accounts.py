@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import (
     CHAR,
@@ -11,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     LargeBinary,
+    Numeric,
     String,
     Text,
     func,
@@ -33,6 +35,8 @@ class AccountRow(Base):
     timezone: Mapped[str] = mapped_column(Text)
     currency: Mapped[str] = mapped_column(CHAR(3))
     status: Mapped[str] = mapped_column(Text, server_default="active")
+    #: Orders whose total exceeds it wait for an approver; null: never.
+    approval_threshold: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         server_default=func.now(), onupdate=func.now()
