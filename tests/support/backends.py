@@ -8,12 +8,13 @@ Connector behaviour against real systems is tested elsewhere, on real peers.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from domain.backends import BackendError
+from domain.backends import BackendError, BackendRejectedError
 from domain.catalog.model import (
     PriceQuote,
     Product,
@@ -22,6 +23,13 @@ from domain.catalog.model import (
     WarehouseStock,
 )
 from domain.money import Money
+from domain.orders.erp import (
+    ErpChangePage,
+    ErpOrderChange,
+    ErpOrderReceipt,
+    ErpOrderRequest,
+    ErpOrderState,
+)
 
 
 @dataclass
@@ -39,6 +47,8 @@ class InMemoryErp:
     customer_discounts: dict[str, Decimal] = field(default_factory=dict)
     behaviour: dict[str, Behaviour] = field(default_factory=dict)
     calls: list[str] = field(default_factory=list)
+    orders: dict[str, ErpOrderRequest] = field(default_factory=dict)
+    changes: list[ErpOrderChange] = field(default_factory=list)
 
     def add(self, sku: str, price: str, stock: int = 0) -> Product:
         product = Product(
@@ -119,3 +129,43 @@ class InMemoryErp:
             for sku in skus
             if sku in self.stock
         ]
+
+    async def find_order(self, order_id: uuid.UUID) -> ErpOrderReceipt | None:
+        await self._enter("find_order")
+        for external_id, request in self.orders.items():
+            if request.order_id == order_id:
+                return ErpOrderReceipt(external_id, f"SO{external_id}")
+        return None
+
+    async def submit_order(self, request: ErpOrderRequest) -> ErpOrderReceipt:
+        await self._enter("submit_order")
+        unknown = [line.sku for line in request.lines if line.sku not in self.products]
+        if unknown:
+            raise BackendRejectedError("erp", "submit_order", f"unknown {unknown[0]}")
+        external_id = str(len(self.orders) + 1)
+        self.orders[external_id] = request
+        self.move(external_id, ErpOrderState.ACCEPTED)
+        return ErpOrderReceipt(external_id, f"SO{external_id}")
+
+    async def cancel_order(self, external_id: str) -> None:
+        await self._enter("cancel_order")
+        self.move(external_id, ErpOrderState.CANCELLED)
+
+    async def order_changes(self, cursor: str | None, limit: int) -> ErpChangePage:
+        await self._enter("order_changes")
+        start = int(cursor or 0)
+        page = self.changes[start : start + limit]
+        return ErpChangePage(tuple(page), str(start + len(page)))
+
+    def move(self, external_id: str, state: ErpOrderState) -> None:
+        """What the supplier's staff do in the ERP: the poller will see it."""
+        request = self.orders[external_id]
+        self.changes.append(
+            ErpOrderChange(
+                order_id=request.order_id,
+                external_id=external_id,
+                number=f"SO{external_id}",
+                state=state,
+                changed_at=datetime.now(UTC),
+            )
+        )
