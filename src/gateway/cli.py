@@ -86,6 +86,14 @@ def serve(
     del runtime
 
 
+@app.command()
+def worker() -> None:
+    """Run the background jobs: ERP submission, status sync, housekeeping."""
+    from gateway.worker import run_worker
+
+    asyncio.run(run_worker(prepare()))
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration to the configured database."""

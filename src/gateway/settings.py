@@ -172,6 +172,32 @@ class CatalogSettings(BaseModel):
     )
 
 
+class WorkerSettings(BaseModel):
+    submit_interval_seconds: Annotated[float, Field(gt=0, le=300)] = Field(
+        default=1.0, description="How often the worker looks for orders to submit."
+    )
+    submit_batch: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=20, description="Orders one worker claims at a time."
+    )
+    submit_lease_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=120.0,
+        description="How long a claimed order is left to its worker before "
+        "another may take it over (a worker killed mid-call).",
+    )
+    retry_base_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=2.0, description="First wait before resubmitting to a failing ERP."
+    )
+    retry_max_seconds: Annotated[float, Field(gt=0, le=86_400)] = Field(
+        default=300.0, description="Longest wait between submission attempts."
+    )
+    sync_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=5.0, description="How often each ERP is polled for changes."
+    )
+    sync_batch: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        default=200, description="Changes read from the ERP per poll."
+    )
+
+
 def default_peer_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("portico", appauthor=False)) / "peers"
 
@@ -214,6 +240,7 @@ class Settings(BaseSettings):
     ports: PortBindings = Field(default_factory=PortBindings)
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     peers: PeerSettings = Field(default_factory=PeerSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
     @model_validator(mode="after")
     def _ports_name_connectors(self) -> Settings:

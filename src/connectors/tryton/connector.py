@@ -16,11 +16,15 @@ How Tryton's words map to Portico's:
 - Stock: ``product.product.quantity`` per warehouse (``stock.location`` of
   type ``warehouse``), read with that warehouse as the only location.
 - Customer: ``party.party``; its ``code`` is what accounts are linked by.
+- Orders: ``sale.sale``, with Portico's order id as the sale's reference;
+  see :mod:`connectors.tryton.orders` for the states and the change feed.
+  Submitting is the one call that is never retried here.
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -30,6 +34,7 @@ import httpx
 from pydantic import Field, SecretStr
 
 from connectors.runtime import Connector, ConnectorCalls, ConnectorConfig
+from connectors.tryton.orders import TrytonOrders
 from connectors.tryton.rpc import (
     TrytonError,
     TrytonLoginError,
@@ -52,6 +57,7 @@ from domain.catalog.model import (
 )
 from domain.customers import Customer
 from domain.money import Money
+from domain.orders.erp import ErpChangePage, ErpOrderReceipt, ErpOrderRequest
 
 T = TypeVar("T")
 
@@ -109,6 +115,7 @@ class TrytonConnector(Connector):
         self._units: dict[int, str] = {}
         self._warehouses: list[tuple[int, str]] | None = None
         self._price_lists: dict[int, int | None] = {}
+        self._orders = TrytonOrders(self._rpc, name)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -233,6 +240,50 @@ class TrytonConnector(Connector):
             for sku, stock in sorted(levels.items())
         ]
 
+    async def find_order(self, order_id: uuid.UUID) -> ErpOrderReceipt | None:
+        """The confirmed (or later) sale whose reference is ``order_id``.
+
+        A sale an interrupted submission left in draft or quotation is not
+        an order yet and is not found; :meth:`submit_order` finishes it.
+        """
+        return await self._read("find_order", lambda: self._orders.find(order_id))
+
+    async def submit_order(self, request: ErpOrderRequest) -> ErpOrderReceipt:
+        """Create, quote and confirm a sale; returns its id and number.
+
+        Runs once, never retried here: look the order up with
+        :meth:`find_order` before submitting again after a failure. A sale
+        already made for this order id is returned instead of a second one.
+        Unknown customers, SKUs or currencies and Tryton's refusals are
+        BackendRejectedError with the reason as detail; a refused sale is
+        removed from Tryton.
+        """
+        return await self._call(
+            "submit_order", lambda: self._orders.submit(request), idempotent=False
+        )
+
+    async def cancel_order(self, external_id: str) -> None:
+        """Cancel the sale; Tryton refuses once it is processing.
+
+        Cancelling a cancelled sale succeeds. A refusal is
+        BackendRejectedError naming the sale's state and Tryton's reason; an
+        unknown sale is BackendNotFoundError. Retried like a read: it reads
+        the state first, so a repeat finds the sale cancelled.
+        """
+        await self._call(
+            "cancel_order", lambda: self._orders.cancel(external_id), idempotent=True
+        )
+
+    async def order_changes(self, cursor: str | None, limit: int) -> ErpChangePage:
+        """Sales whose order state may have changed after ``cursor``.
+
+        Oldest first, at most ``limit``; the returned cursor resumes after
+        the last change (see :mod:`connectors.tryton.orders`).
+        """
+        return await self._read(
+            "order_changes", lambda: self._orders.changes(cursor, limit)
+        )
+
     # CmsPort
 
     async def product_content(self, skus: Sequence[str]) -> list[Product]:
@@ -261,6 +312,21 @@ class TrytonConnector(Connector):
     # Internals
 
     async def _read(self, operation: str, call: Callable[[], Awaitable[T]]) -> T:
+        return await self._call(operation, call, idempotent=True)
+
+    async def _call(
+        self,
+        operation: str,
+        call: Callable[[], Awaitable[T]],
+        *,
+        idempotent: bool,
+    ) -> T:
+        """Run ``call`` under the call policy, with Tryton's errors translated.
+
+        Only ``idempotent`` calls are retried. Backend errors the call raises
+        itself pass through unchanged.
+        """
+
         async def translated() -> T:
             try:
                 return await call()
@@ -271,7 +337,7 @@ class TrytonConnector(Connector):
                     self.name, operation, type(error).__name__
                 ) from None
 
-        return await self._calls.run(operation, translated, idempotent=True)
+        return await self._calls.run(operation, translated, idempotent=idempotent)
 
     async def _model_with(
         self, extra: dict[str, Any], model: str, method: str, *args: Any

@@ -24,6 +24,8 @@ from gateway.catalog.cache import TtlPartCache
 from gateway.db.embedded import start_embedded_postgres
 from gateway.db.engine import create_engine, session_factory
 from gateway.logs import configure_logging, get_logger
+from gateway.orders import routes as order_routes
+from gateway.orders.service import OrderService
 from gateway.settings import RunMode, Settings, load_settings
 
 log = get_logger(__name__)
@@ -80,20 +82,26 @@ def build_catalog(settings: Settings, backends: Backends) -> CatalogService | No
     )
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_app(settings: Settings, backends: Backends | None = None) -> FastAPI:
+    """The application. ``backends`` replaces the configured connectors (tests
+    use it to put in-memory twins of the ports behind the API)."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database, await _database_url(settings))
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
-        backends = build_backends(settings)
-        app.state.backends = backends
-        app.state.catalog = build_catalog(settings, backends)
+        wired = backends if backends is not None else build_backends(settings)
+        app.state.backends = wired
+        app.state.catalog = build_catalog(settings, wired)
+        app.state.orders = (
+            None if wired.erp is None else OrderService(wired.erp, wired.erp_name)
+        )
         log.info("gateway.started", version=__version__, mode=settings.mode.value)
         try:
             yield
         finally:
-            await backends.aclose()
+            await wired.aclose()
             await engine.dispose()
             log.info("gateway.stopped")
 
@@ -112,6 +120,10 @@ def create_app(settings: Settings) -> FastAPI:
                 "name": "catalog",
                 "description": "Products with the caller's prices and stock.",
             },
+            {
+                "name": "orders",
+                "description": "Placing orders and following them to the invoice.",
+            },
             {"name": "operations", "description": "Health and readiness probes."},
         ],
     )
@@ -120,6 +132,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(health.router)
     app.include_router(me.router)
     app.include_router(catalog_routes.router)
+    app.include_router(order_routes.router)
     install_exception_handlers(app)
     install_openapi(app)
     if settings.http.cors_origins:

@@ -75,14 +75,19 @@ async def _api_error(request: Request, exc: Exception) -> Response:
     )
 
 
+def domain_problem(error: DomainError, instance: str) -> Response:
+    """The problem response for a domain error, also for routes that store it."""
+    errors = None
+    if isinstance(error, InvalidInputError) and error.field is not None:
+        errors = [FieldError(location=error.field, message=error.detail)]
+    return problem_response(
+        problem_for_domain_error(error), error.detail, instance, errors=errors
+    )
+
+
 async def _domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, DomainError)
-    errors = None
-    if isinstance(exc, InvalidInputError) and exc.field is not None:
-        errors = [FieldError(location=exc.field, message=exc.detail)]
-    return problem_response(
-        problem_for_domain_error(exc), exc.detail, request.url.path, errors=errors
-    )
+    return domain_problem(exc, request.url.path)
 
 
 async def _backend_error(request: Request, exc: Exception) -> Response:

@@ -1,0 +1,170 @@
+"""Idempotency keys: a write retried with the same key replays its first answer.
+
+The protocol, per account and key (case C09):
+
+1. The first request claims the key in a transaction of its own, so that a
+   concurrent twin sees the claim at once.
+2. A request that finds the key claimed and unanswered gets 409: the first is
+   still in flight. One that finds it answered gets that answer again, status
+   and body, byte for byte. One whose body differs from the first gets 422.
+3. The first request stores its answer in the same transaction as its effect,
+   so the effect and the remembered answer commit together or not at all. If
+   it fails unexpectedly, the claim is released so the client can retry.
+
+Keys belong to an account: the same key sent by two accounts is two keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import orjson
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.api.errors import ApiError
+from gateway.api.problems import ProblemType
+from gateway.db.engine import transaction
+from gateway.db.tables import IdempotencyKeyRow
+
+KEY_HEADER = "Idempotency-Key"
+#: How long an answer is remembered; a retry after that is a new request.
+RETENTION = timedelta(hours=24)
+MAX_KEY_LENGTH = 255
+
+KEY_REUSED = ProblemType(
+    "idempotency_key_reused", 422, "The idempotency key was used for another request"
+)
+KEY_IN_FLIGHT = ProblemType(
+    "idempotency_key_in_flight", 409, "A request with this idempotency key is in flight"
+)
+INVALID_KEY = ProblemType(
+    "invalid_idempotency_key", 400, "The idempotency key is malformed"
+)
+KEY_REQUIRED = ProblemType(
+    "idempotency_key_required", 400, "This write requires an Idempotency-Key header"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAnswer:
+    status: int
+    body: bytes
+
+
+def request_digest(scope: str, body: Any) -> bytes:
+    """A digest of what the request asks for, blind to key order and spacing."""
+    canonical = orjson.dumps([scope, body], option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).digest()
+
+
+def require_key(value: str | None) -> str:
+    if value is None or not value.strip():
+        raise ApiError(
+            KEY_REQUIRED,
+            f"send an {KEY_HEADER} header (for example a UUID) so that a retry "
+            "of this request cannot place it twice",
+        )
+    if len(value) > MAX_KEY_LENGTH or not value.isprintable() or not value.isascii():
+        raise ApiError(
+            INVALID_KEY,
+            f"an {KEY_HEADER} is 1 to {MAX_KEY_LENGTH} printable ASCII characters",
+        )
+    return value
+
+
+async def claim(
+    sessions: async_sessionmaker[AsyncSession],
+    account_id: uuid.UUID,
+    key: str,
+    scope: str,
+    digest: bytes,
+) -> StoredAnswer | None:
+    """Claim ``key`` for this request, or return the answer already given.
+
+    Raises ApiError 409 when the first request is still in flight and 422 when
+    the key was used with another body or for another operation.
+    """
+    async with transaction(sessions) as session:
+        # An expired key is forgotten: the request is new again.
+        await session.execute(
+            delete(IdempotencyKeyRow).where(
+                IdempotencyKeyRow.account_id == account_id,
+                IdempotencyKeyRow.key == key,
+                IdempotencyKeyRow.expires_at < func.now(),
+            )
+        )
+        claimed = await session.scalar(
+            insert(IdempotencyKeyRow)
+            .values(
+                account_id=account_id,
+                key=key,
+                scope=scope,
+                request_digest=digest,
+                expires_at=func.now() + RETENTION,
+            )
+            .on_conflict_do_nothing()
+            .returning(IdempotencyKeyRow.key)
+        )
+        if claimed is not None:
+            return None
+        existing = await session.scalar(
+            select(IdempotencyKeyRow).where(
+                IdempotencyKeyRow.account_id == account_id,
+                IdempotencyKeyRow.key == key,
+            )
+        )
+    if existing is None:  # released between our insert and select: try again
+        return await claim(sessions, account_id, key, scope, digest)
+    if existing.scope != scope or existing.request_digest != digest:
+        raise ApiError(
+            KEY_REUSED,
+            f"this {KEY_HEADER} was first used with a different request; "
+            "use a new key for a new request",
+        )
+    if existing.response_status is None or existing.response_body is None:
+        raise ApiError(
+            KEY_IN_FLIGHT,
+            "the first request with this key is still being processed; "
+            "retry shortly to get its answer",
+            headers={"Retry-After": "1"},
+        )
+    return StoredAnswer(existing.response_status, existing.response_body)
+
+
+async def remember(
+    session: AsyncSession, account_id: uuid.UUID, key: str, answer: StoredAnswer
+) -> None:
+    """Store the answer in ``session``: it commits with the request's effect."""
+    await session.execute(
+        update(IdempotencyKeyRow)
+        .where(IdempotencyKeyRow.account_id == account_id, IdempotencyKeyRow.key == key)
+        .values(response_status=answer.status, response_body=answer.body)
+    )
+
+
+async def release(
+    sessions: async_sessionmaker[AsyncSession], account_id: uuid.UUID, key: str
+) -> None:
+    """Give up an unanswered claim so that the client's retry is processed."""
+    async with transaction(sessions) as session:
+        await session.execute(
+            delete(IdempotencyKeyRow).where(
+                IdempotencyKeyRow.account_id == account_id,
+                IdempotencyKeyRow.key == key,
+                IdempotencyKeyRow.response_status.is_(None),
+            )
+        )
+
+
+async def purge_expired(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with transaction(sessions) as session:
+        result = await session.execute(
+            delete(IdempotencyKeyRow).where(IdempotencyKeyRow.expires_at < func.now())
+        )
+    return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,1 @@
+"""Domain events: written to the outbox in the transaction of the change."""

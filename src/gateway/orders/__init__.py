@@ -1,0 +1,2 @@
+"""Orders: placement, approval, cancellation, history, export and the ERP
+round trip (submission and status sync)."""

@@ -1,0 +1,144 @@
+"""The orders API's shapes."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.orders.model import ChangeSource, Order
+from domain.orders.status import OrderStatus
+from gateway.api.types import MoneyModel
+
+Sku = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
+        examples=["P000042"],
+    ),
+]
+
+
+class OrderLineCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Sku
+    quantity: Annotated[int, Field(gt=0, le=1_000_000, strict=True)] = Field(
+        description="Whole pieces; fractions and zero are refused."
+    )
+
+
+class OrderCreate(BaseModel):
+    """An order as a dealer places it. Prices are not sent: the ERP sets them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    lines: Annotated[list[OrderLineCreate], Field(min_length=1, max_length=200)]
+    requested_date: date | None = Field(
+        default=None, description="Requested delivery date, in the account's calendar."
+    )
+    customer_reference: Annotated[str, Field(max_length=100)] | None = Field(
+        default=None, description="The dealer's own purchase order number."
+    )
+
+
+class OrderLineRead(BaseModel):
+    line_no: int
+    sku: str
+    quantity: int
+    unit_price: MoneyModel | None = Field(
+        description="Null until the ERP has priced the order."
+    )
+    line_total: MoneyModel | None
+
+
+class TimelineEntryRead(BaseModel):
+    status: OrderStatus
+    source: ChangeSource
+    at: datetime
+    note: str | None
+
+
+class OrderRead(BaseModel):
+    id: uuid.UUID
+    status: OrderStatus
+    priced: bool = Field(
+        description="False while the order waits for the ERP to price it."
+    )
+    total: MoneyModel | None
+    currency: str
+    lines: list[OrderLineRead]
+    requested_date: date | None
+    customer_reference: str | None
+    erp_number: str | None = Field(description="The order's number in the ERP.")
+    rejection_reason: str | None
+    created_at: datetime
+    timeline: list[TimelineEntryRead]
+
+
+class OrderSummary(BaseModel):
+    id: uuid.UUID
+    status: OrderStatus
+    total: MoneyModel | None
+    currency: str
+    line_count: int
+    customer_reference: str | None
+    erp_number: str | None
+    created_at: datetime
+
+
+class OrderPage(BaseModel):
+    items: list[OrderSummary]
+    next_cursor: str | None
+
+
+def order_read(order: Order) -> OrderRead:
+    total = order.total
+    return OrderRead(
+        id=order.id,
+        status=order.status,
+        priced=order.priced,
+        total=None if total is None else MoneyModel.of(total),
+        currency=order.currency,
+        lines=[
+            OrderLineRead(
+                line_no=line.line_no,
+                sku=line.sku,
+                quantity=line.quantity,
+                unit_price=None
+                if line.unit_price is None
+                else MoneyModel.of(line.unit_price),
+                line_total=None if line.total is None else MoneyModel.of(line.total),
+            )
+            for line in order.lines
+        ],
+        requested_date=order.requested_date,
+        customer_reference=order.customer_reference,
+        erp_number=order.erp_number,
+        rejection_reason=order.rejection_reason,
+        created_at=order.created_at,
+        timeline=[
+            TimelineEntryRead(
+                status=entry.status, source=entry.source, at=entry.at, note=entry.note
+            )
+            for entry in order.timeline
+        ],
+    )
+
+
+def order_summary(order: Order) -> OrderSummary:
+    total = order.total
+    return OrderSummary(
+        id=order.id,
+        status=order.status,
+        total=None if total is None else MoneyModel.of(total),
+        currency=order.currency,
+        line_count=len(order.lines),
+        customer_reference=order.customer_reference,
+        erp_number=order.erp_number,
+        created_at=order.created_at,
+    )

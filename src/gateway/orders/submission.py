@@ -1,0 +1,200 @@
+"""Submitting orders to the ERP: the write-through half of an order's life.
+
+Placing an order only stores it; this worker takes it to the ERP. Replicas
+share the work by leasing due orders with ``FOR UPDATE SKIP LOCKED``. A call
+that fails transiently is retried later with exponential backoff and jitter,
+so with the ERP down orders wait and go out when it is back. Before every
+submission the worker asks the ERP for an order carrying Portico's id as its
+reference: if an earlier attempt timed out after the ERP took it, that order
+is adopted instead of a second one being created.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from domain.backends import BackendError, BackendRejectedError
+from domain.errors import InvalidInputError
+from domain.orders.erp import ErpOrderLine, ErpOrderReceipt, ErpOrderRequest
+from domain.orders.model import ChangeSource, Order, RequestedLine, needs_approval
+from domain.orders.pricing import price_lines
+from domain.orders.status import OrderStatus
+from domain.ports import ErpPort
+from gateway.db.engine import transaction
+from gateway.db.tables import AccountRow
+from gateway.logs import get_logger
+from gateway.orders.repository import OrderRepository
+from gateway.orders.service import announce_status
+from gateway.references import EntityKind, ReferenceRepository
+from gateway.settings import WorkerSettings
+
+log = get_logger(__name__)
+
+
+class OrderSubmitter:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        erp: ErpPort,
+        erp_name: str,
+        settings: WorkerSettings,
+    ) -> None:
+        self._sessions = sessions
+        self._erp = erp
+        self._erp_name = erp_name
+        self._settings = settings
+
+    async def run_once(self) -> int:
+        """Submit the orders that are due; return how many were handled."""
+        lease = timedelta(seconds=self._settings.submit_lease_seconds)
+        async with transaction(self._sessions) as session:
+            claimed = await OrderRepository(session).claim_due_submissions(
+                self._settings.submit_batch, lease
+            )
+        for order_id in claimed:
+            await self._submit(order_id)
+        return len(claimed)
+
+    async def _submit(self, order_id: uuid.UUID) -> None:
+        async with transaction(self._sessions) as session:
+            order = await OrderRepository(session).get_any(order_id)
+            customer_ref = (
+                None
+                if order is None
+                else await ReferenceRepository(session).external_id(
+                    EntityKind.ACCOUNT, order.account_id, self._erp_name
+                )
+            )
+        if order is None or order.status is not OrderStatus.SUBMITTED:
+            return
+        if customer_ref is None:
+            await self._reject(order_id, "the account is not linked to an ERP customer")
+            return
+        try:
+            if not order.priced and not await self._price(order, customer_ref):
+                return
+            receipt = await self._erp.find_order(order.id)
+            if receipt is None:
+                receipt = await self._erp.submit_order(
+                    _erp_request(order, customer_ref)
+                )
+        except BackendRejectedError as error:
+            await self._reject(order_id, error.detail)
+        except BackendError as error:
+            await self._retry_later(order_id, error)
+        else:
+            await self._accept(order_id, receipt)
+
+    async def _price(self, order: Order, customer_ref: str) -> bool:
+        """Price an order taken while the ERP was down. True if it may go on."""
+        requested = [RequestedLine(line.sku, line.quantity) for line in order.lines]
+        try:
+            lines = await price_lines(self._erp, customer_ref, requested)
+        except InvalidInputError as error:
+            await self._reject(order.id, error.detail)
+            return False
+        async with transaction(self._sessions) as session:
+            repository = OrderRepository(session)
+            locked = await repository.get_any(order.id, for_update=True)
+            if locked is None or locked.status is not OrderStatus.SUBMITTED:
+                return False
+            await repository.set_prices(locked, lines)
+            account = await session.get(AccountRow, locked.account_id)
+            total = locked.total
+            assert total is not None
+            if account is not None and needs_approval(
+                total, account.approval_threshold
+            ):
+                await repository.set_status(
+                    locked,
+                    OrderStatus.PENDING_APPROVAL,
+                    ChangeSource.SYSTEM,
+                    "priced by the ERP above the account's approval threshold",
+                )
+                await announce_status(session, repository, locked)
+                return False
+        order.lines = lines
+        return True
+
+    async def _accept(self, order_id: uuid.UUID, receipt: ErpOrderReceipt) -> None:
+        async with transaction(self._sessions) as session:
+            repository = OrderRepository(session)
+            order = await repository.get_any(order_id, for_update=True)
+            if order is None:
+                return
+            await ReferenceRepository(session).link(
+                EntityKind.ORDER, order.id, self._erp_name, receipt.external_id
+            )
+            if order.status is OrderStatus.CANCELLED:
+                # Cancelled while the submission was in flight: undo it there too.
+                await self._erp.cancel_order(receipt.external_id)
+                return
+            if order.status is not OrderStatus.SUBMITTED:
+                return  # the sync poller saw the ERP's order first
+            await repository.set_status(
+                order,
+                OrderStatus.ACCEPTED,
+                ChangeSource.ERP,
+                f"{self._erp_name} order {receipt.number}",
+                erp_number=receipt.number,
+                next_attempt_at=None,
+            )
+            await announce_status(session, repository, order)
+
+    async def _reject(self, order_id: uuid.UUID, reason: str) -> None:
+        async with transaction(self._sessions) as session:
+            repository = OrderRepository(session)
+            order = await repository.get_any(order_id, for_update=True)
+            if order is None or order.status is not OrderStatus.SUBMITTED:
+                return
+            await repository.set_status(
+                order,
+                OrderStatus.REJECTED,
+                ChangeSource.ERP,
+                reason,
+                rejection_reason=reason,
+                next_attempt_at=None,
+            )
+            await announce_status(session, repository, order)
+        log.info("order.submit.rejected", order_id=str(order_id), reason=reason)
+
+    async def _retry_later(self, order_id: uuid.UUID, error: BackendError) -> None:
+        async with transaction(self._sessions) as session:
+            attempts, delay = await OrderRepository(session).schedule_retry(
+                order_id, self.backoff
+            )
+        log.warning(
+            "order.submit.retry_scheduled",
+            order_id=str(order_id),
+            reason=error.reason,
+            attempt=attempts,
+            retry_in_seconds=round(delay.total_seconds(), 1),
+        )
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Exponential backoff with full jitter, capped."""
+        ceiling = min(
+            self._settings.retry_max_seconds,
+            self._settings.retry_base_seconds * 2 ** max(attempts - 1, 0),
+        )
+        return timedelta(seconds=random.uniform(ceiling / 2, ceiling))  # noqa: S311
+
+
+def _erp_request(order: Order, customer_ref: str) -> ErpOrderRequest:
+    lines = []
+    for line in order.lines:
+        assert line.unit_price is not None, "orders are priced before submission"
+        lines.append(ErpOrderLine(line.sku, Decimal(line.quantity), line.unit_price))
+    return ErpOrderRequest(
+        order_id=order.id,
+        customer_ref=customer_ref,
+        lines=tuple(lines),
+        currency=order.currency,
+        requested_date=order.requested_date,
+        customer_reference=order.customer_reference,
+    )
