@@ -277,8 +277,10 @@ class TrytonConnector(Connector):
     async def order_changes(self, cursor: str | None, limit: int) -> ErpChangePage:
         """Sales whose order state may have changed after ``cursor``.
 
-        Oldest first, at most ``limit``; the returned cursor resumes after
-        the last change (see :mod:`connectors.tryton.orders`).
+        Oldest first, ``limit`` records at most (see
+        :mod:`connectors.tryton.orders` for the one exception); the returned
+        cursor resumes after the last change. A change's state is the sale's
+        state now, its time that of the write that put it in the feed.
         """
         return await self._read(
             "order_changes", lambda: self._orders.changes(cursor, limit)

@@ -59,7 +59,9 @@ searchable and sortable) and then id:
 - customer shipments in ``assigned``, ``picked``, ``packed`` or ``shipped``,
   each reported as the current state of the sales it belongs to (a shipment
   that becomes ``done`` or ``cancelled`` re-processes its sale, which the
-  first stream reports).
+  first stream reports). Tryton makes one shipment per sale; a shipment of
+  no sale is passed over, and one that staff merged for several sales gives
+  a change per sale, so such a page can hold more than ``limit`` changes.
 
 A change's ``state`` is the sale's state when the page is read; its
 ``changed_at`` is the time of the record that changed. The cursor holds a

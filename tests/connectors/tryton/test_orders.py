@@ -1,7 +1,9 @@
 """Orders through the Tryton connector, against the real Tryton peer.
 
-Each test makes its own sales (never touching seeded records) and moves them
-on with the back-office actions of :mod:`gateway.peers.tryton_ops`.
+The tests marked ``tryton`` make their own sales (never touching seeded
+records) and move them on with the back-office actions of
+:mod:`gateway.peers.tryton_ops`. The others check the state rule and the
+cursor without a server.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pytest
 
 from connectors.runtime import load_connector
 from connectors.tryton.connector import TrytonConnector
+from connectors.tryton.orders import ChangeCursor, Position, order_state
 from connectors.tryton.rpc import TrytonRpc
 from domain.backends import BackendNotFoundError, BackendRejectedError
 from domain.money import Money
@@ -29,8 +32,6 @@ from domain.orders.erp import (
 )
 from gateway.peers.tryton import TrytonPeer
 from gateway.peers.tryton_ops import pick_sale, post_invoices, sale_state, ship_sale
-
-pytestmark = pytest.mark.tryton
 
 CUSTKEY = 11
 
@@ -152,6 +153,7 @@ async def sales_with_reference(rpc: TrytonRpc, reference: str) -> list[int]:
     return [int(i) for i in found]
 
 
+@pytest.mark.tryton
 async def test_submit_creates_a_confirmed_sale_with_the_order_id_and_prices(
     connector: TrytonConnector, tryton_peer: TrytonPeer, backoffice: TrytonRpc
 ) -> None:
@@ -206,6 +208,7 @@ async def test_submit_creates_a_confirmed_sale_with_the_order_id_and_prices(
     }
 
 
+@pytest.mark.tryton
 async def test_find_order_finds_the_submitted_sale_and_nothing_else(
     connector: TrytonConnector, tryton_peer: TrytonPeer
 ) -> None:
@@ -216,6 +219,7 @@ async def test_find_order_finds_the_submitted_sale_and_nothing_else(
     assert await connector.find_order(uuid.uuid4()) is None
 
 
+@pytest.mark.tryton
 async def test_submitting_the_same_order_again_returns_the_first_sale(
     connector: TrytonConnector, tryton_peer: TrytonPeer, backoffice: TrytonRpc
 ) -> None:
@@ -230,6 +234,7 @@ async def test_submitting_the_same_order_again_returns_the_first_sale(
     ]
 
 
+@pytest.mark.tryton
 async def test_an_unknown_sku_is_rejected_by_name_and_makes_no_sale(
     connector: TrytonConnector, tryton_peer: TrytonPeer, backoffice: TrytonRpc
 ) -> None:
@@ -251,6 +256,7 @@ async def test_an_unknown_sku_is_rejected_by_name_and_makes_no_sale(
     assert await connector.find_order(request.order_id) is None
 
 
+@pytest.mark.tryton
 async def test_an_unknown_customer_is_rejected(
     connector: TrytonConnector, tryton_peer: TrytonPeer
 ) -> None:
@@ -260,6 +266,7 @@ async def test_an_unknown_customer_is_rejected(
         await connector.submit_order(request)
 
 
+@pytest.mark.tryton
 async def test_trytons_refusal_of_a_line_is_the_reason_and_makes_no_sale(
     connector: TrytonConnector, tryton_peer: TrytonPeer, backoffice: TrytonRpc
 ) -> None:
@@ -273,6 +280,7 @@ async def test_trytons_refusal_of_a_line_is_the_reason_and_makes_no_sale(
     assert await sales_with_reference(backoffice, str(request.order_id)) == []
 
 
+@pytest.mark.tryton
 async def test_an_interrupted_submission_is_finished_not_duplicated(
     connector: TrytonConnector, tryton_peer: TrytonPeer, backoffice: TrytonRpc
 ) -> None:
@@ -288,6 +296,7 @@ async def test_an_interrupted_submission_is_finished_not_duplicated(
     assert await sales_with_reference(backoffice, str(request.order_id)) == [draft_id]
 
 
+@pytest.mark.tryton
 async def test_a_sale_tryton_refuses_to_quote_is_removed_with_trytons_reason(
     connector: TrytonConnector, tryton_peer: TrytonPeer, backoffice: TrytonRpc
 ) -> None:
@@ -308,6 +317,7 @@ async def test_a_sale_tryton_refuses_to_quote_is_removed_with_trytons_reason(
     )
 
 
+@pytest.mark.tryton
 async def test_a_confirmed_order_cannot_be_cancelled_and_says_why(
     connector: TrytonConnector, tryton_peer: TrytonPeer, backoffice: TrytonRpc
 ) -> None:
@@ -323,6 +333,7 @@ async def test_a_confirmed_order_cannot_be_cancelled_and_says_why(
     ] == "processing"
 
 
+@pytest.mark.tryton
 async def test_a_quotation_is_cancelled_once_and_cancelling_again_is_fine(
     connector: TrytonConnector, tryton_peer: TrytonPeer, backoffice: TrytonRpc
 ) -> None:
@@ -340,6 +351,7 @@ async def test_a_quotation_is_cancelled_once_and_cancelling_again_is_fine(
     assert change.order_id is None
 
 
+@pytest.mark.tryton
 async def test_cancelling_an_unknown_sale_is_not_found(
     connector: TrytonConnector,
 ) -> None:
@@ -349,6 +361,7 @@ async def test_cancelling_an_unknown_sale_is_not_found(
         await connector.cancel_order("not-an-id")
 
 
+@pytest.mark.tryton
 async def test_order_changes_follow_the_sale_from_accepted_to_invoiced(
     connector: TrytonConnector, tryton_peer: TrytonPeer, backoffice: TrytonRpc
 ) -> None:
@@ -392,6 +405,7 @@ async def test_order_changes_follow_the_sale_from_accepted_to_invoiced(
     )
 
 
+@pytest.mark.tryton
 async def test_paging_one_by_one_neither_repeats_nor_skips_a_change(
     connector: TrytonConnector, tryton_peer: TrytonPeer, backoffice: TrytonRpc
 ) -> None:
@@ -428,6 +442,98 @@ async def test_paging_one_by_one_neither_repeats_nor_skips_a_change(
     assert (await connector.order_changes(last, 1)).cursor == last
 
 
+@pytest.mark.tryton
 async def test_an_unreadable_cursor_is_rejected(connector: TrytonConnector) -> None:
     with pytest.raises(BackendRejectedError, match="cursor"):
         await connector.order_changes("2026-01-01|1", 10)
+
+
+def sale_row(
+    state: str = "processing",
+    shipment_state: str = "waiting",
+    invoice_state: str = "pending",
+    shipments: Sequence[str] = ("waiting",),
+) -> dict[str, object]:
+    return {
+        "state": state,
+        "shipment_state": shipment_state,
+        "invoice_state": invoice_state,
+        "shipments.": [{"id": i, "state": s} for i, s in enumerate(shipments, 1)],
+    }
+
+
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (sale_row(), ErpOrderState.ACCEPTED),
+        (sale_row(state="confirmed", shipments=()), ErpOrderState.ACCEPTED),
+        (sale_row(shipments=("assigned",)), ErpOrderState.IN_FULFILMENT),
+        (sale_row(shipments=("packed", "cancelled")), ErpOrderState.IN_FULFILMENT),
+        (
+            sale_row(shipment_state="partially shipped", shipments=("done", "waiting")),
+            ErpOrderState.IN_FULFILMENT,
+        ),
+        (sale_row(shipments=("shipped",)), ErpOrderState.SHIPPED),
+        (sale_row(shipment_state="sent", shipments=("done",)), ErpOrderState.SHIPPED),
+        # A posted invoice before the goods leave does not make it invoiced.
+        (sale_row(invoice_state="awaiting payment"), ErpOrderState.ACCEPTED),
+        (
+            sale_row(
+                shipment_state="sent",
+                invoice_state="awaiting payment",
+                shipments=("done",),
+            ),
+            ErpOrderState.INVOICED,
+        ),
+        (
+            sale_row(shipments=("shipped",), invoice_state="partially paid"),
+            ErpOrderState.INVOICED,
+        ),
+        (
+            sale_row(shipment_state="none", invoice_state="paid", shipments=()),
+            ErpOrderState.INVOICED,
+        ),
+        (sale_row(state="done", shipment_state="sent"), ErpOrderState.INVOICED),
+        (sale_row(state="cancelled", shipments=()), ErpOrderState.CANCELLED),
+    ],
+)
+def test_trytons_states_map_to_order_states(
+    row: dict[str, object], expected: ErpOrderState
+) -> None:
+    assert order_state(row) == (expected, None)
+
+
+def test_an_exception_in_tryton_is_the_detail() -> None:
+    row = sale_row(shipment_state="exception", invoice_state="exception")
+
+    assert order_state(row) == (
+        ErpOrderState.ACCEPTED,
+        "shipment exception in Tryton; invoice exception in Tryton",
+    )
+
+
+def test_a_cursor_survives_encoding() -> None:
+    at = dt.datetime(2026, 12, 3, 18, 0, 0, 123456)
+    cursor = ChangeCursor(Position(at, 42), None)
+
+    assert cursor.encode() == "v1;2026-12-03T18:00:00.123456|42;-"
+    assert ChangeCursor.decode(cursor.encode()) == cursor
+    assert ChangeCursor.decode(None) == ChangeCursor()
+    whole_second = ChangeCursor(None, Position(at.replace(microsecond=0), 7))
+    assert ChangeCursor.decode(whole_second.encode()) == whole_second
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "v1;-",
+        "v2;-;-",
+        "v1;x|1;-",
+        "v1;2026-01-01T00:00:00|a;-",
+        "v1;2026-01-01T00:00:00+00:00|1;-",
+    ],
+)
+def test_a_foreign_cursor_does_not_decode(text: str) -> None:
+    with pytest.raises(ValueError):  # noqa: PT011 - any parse failure will do
+        ChangeCursor.decode(text)
