@@ -22,7 +22,10 @@ from gateway.backends import Backends, BackendWiringError, build_backends
 from gateway.catalog import routes as catalog_routes
 from gateway.catalog.cache import TtlPartCache
 from gateway.db.embedded import start_embedded_postgres
-from gateway.db.engine import create_engine, session_factory
+from gateway.db.engine import create_engine, plain_url, session_factory
+from gateway.events import routes as event_routes
+from gateway.events.notifier import Notifier
+from gateway.events.sequencer import EVENTS_CHANNEL
 from gateway.logs import configure_logging, get_logger
 from gateway.orders import routes as order_routes
 from gateway.orders.service import OrderService
@@ -88,7 +91,8 @@ def create_app(settings: Settings, backends: Backends | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database, await _database_url(settings))
+        url = await _database_url(settings)
+        engine = create_engine(settings.database, url)
         app.state.engine = engine
         app.state.sessions = session_factory(engine)
         wired = backends if backends is not None else build_backends(settings)
@@ -97,10 +101,14 @@ def create_app(settings: Settings, backends: Backends | None = None) -> FastAPI:
         app.state.orders = (
             None if wired.erp is None else OrderService(wired.erp, wired.erp_name)
         )
+        notifier = Notifier(plain_url(url), EVENTS_CHANNEL)
+        notifier.start()
+        app.state.events_notifier = notifier
         log.info("gateway.started", version=__version__, mode=settings.mode.value)
         try:
             yield
         finally:
+            await notifier.stop()
             await wired.aclose()
             await engine.dispose()
             log.info("gateway.stopped")
@@ -124,6 +132,10 @@ def create_app(settings: Settings, backends: Backends | None = None) -> FastAPI:
                 "name": "orders",
                 "description": "Placing orders and following them to the invoice.",
             },
+            {
+                "name": "events",
+                "description": "What changed, in commit order: a feed and a stream.",
+            },
             {"name": "operations", "description": "Health and readiness probes."},
         ],
     )
@@ -133,6 +145,7 @@ def create_app(settings: Settings, backends: Backends | None = None) -> FastAPI:
     app.include_router(me.router)
     app.include_router(catalog_routes.router)
     app.include_router(order_routes.router)
+    app.include_router(event_routes.router)
     install_exception_handlers(app)
     install_openapi(app)
     if settings.http.cors_origins:

@@ -24,6 +24,13 @@ def asyncpg_url(url: str) -> str:
     )
 
 
+def plain_url(url: str) -> str:
+    """The URL as asyncpg itself takes it (``postgresql://``)."""
+    return (
+        make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    )
+
+
 def create_engine(settings: DatabaseSettings, url: str) -> AsyncEngine:
     return create_async_engine(
         asyncpg_url(url),

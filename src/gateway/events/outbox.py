@@ -10,13 +10,17 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.api.context import current_correlation_id
 from gateway.db.tables import OutboxRow
 
+#: Notified in the writing transaction, so delivered exactly when it commits.
+OUTBOX_CHANNEL = "portico_outbox"
 
-def record_event(
+
+async def record_event(
     session: AsyncSession,
     *,
     event_type: str,
@@ -24,7 +28,7 @@ def record_event(
     subject: str,
     data: dict[str, Any],
 ) -> uuid.UUID:
-    """Stage an event in ``session``; it is written when the session flushes."""
+    """Add an event to ``session``'s transaction and wake the sequencer on commit."""
     event_id = uuid.uuid4()
     session.add(
         OutboxRow(
@@ -36,4 +40,5 @@ def record_event(
             correlation_id=current_correlation_id() or None,
         )
     )
+    await session.execute(select(func.pg_notify(OUTBOX_CHANNEL, "")))
     return event_id

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.accounts.model import Account
-from domain.backends import BackendUnavailableError
+from domain.backends import BackendRejectedError, BackendUnavailableError
 from domain.errors import ConflictError, NotFoundError
 from domain.orders.model import (
     ChangeSource,
@@ -145,7 +145,7 @@ class OrderService:
         await repository.record_initial(order, ChangeSource.API, note)
         stored = await repository.get(order.account_id, order.id)
         assert stored is not None
-        record_event(
+        await record_event(
             session,
             event_type="order.created",
             account_id=order.account_id,
@@ -179,7 +179,13 @@ class OrderService:
                 EntityKind.ORDER, order.id, self._erp_name
             )
             if external_id is not None:
-                await self._erp.cancel_order(external_id)
+                try:
+                    await self._erp.cancel_order(external_id)
+                except BackendRejectedError as error:
+                    raise ConflictError(
+                        f"the ERP refused to cancel order {order.erp_number}: "
+                        f"{error.detail}"
+                    ) from None
         await repository.set_status(order, OrderStatus.CANCELLED, ChangeSource.API)
         return await announce_status(session, repository, order)
 
@@ -199,7 +205,7 @@ async def announce_status(
     """Write the order's status change to the outbox and return it fresh."""
     fresh = await repository.get(order.account_id, order.id)
     assert fresh is not None
-    record_event(
+    await record_event(
         session,
         event_type="order.status_changed",
         account_id=order.account_id,

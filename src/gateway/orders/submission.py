@@ -61,113 +61,107 @@ class OrderSubmitter:
         return len(claimed)
 
     async def _submit(self, order_id: uuid.UUID) -> None:
-        async with transaction(self._sessions) as session:
-            order = await OrderRepository(session).get_any(order_id)
-            customer_ref = (
-                None
-                if order is None
-                else await ReferenceRepository(session).external_id(
-                    EntityKind.ACCOUNT, order.account_id, self._erp_name
-                )
-            )
-        if order is None or order.status is not OrderStatus.SUBMITTED:
-            return
-        if customer_ref is None:
-            await self._reject(order_id, "the account is not linked to an ERP customer")
-            return
-        try:
-            if not order.priced and not await self._price(order, customer_ref):
-                return
-            receipt = await self._erp.find_order(order.id)
-            if receipt is None:
-                receipt = await self._erp.submit_order(
-                    _erp_request(order, customer_ref)
-                )
-        except BackendRejectedError as error:
-            await self._reject(order_id, error.detail)
-        except BackendError as error:
-            await self._retry_later(order_id, error)
-        else:
-            await self._accept(order_id, receipt)
+        """Take one order to the ERP, holding its row lock throughout.
 
-    async def _price(self, order: Order, customer_ref: str) -> bool:
-        """Price an order taken while the ERP was down. True if it may go on."""
-        requested = [RequestedLine(line.sku, line.quantity) for line in order.lines]
-        try:
-            lines = await price_lines(self._erp, customer_ref, requested)
-        except InvalidInputError as error:
-            await self._reject(order.id, error.detail)
-            return False
-        async with transaction(self._sessions) as session:
-            repository = OrderRepository(session)
-            locked = await repository.get_any(order.id, for_update=True)
-            if locked is None or locked.status is not OrderStatus.SUBMITTED:
-                return False
-            await repository.set_prices(locked, lines)
-            account = await session.get(AccountRow, locked.account_id)
-            total = locked.total
-            assert total is not None
-            if account is not None and needs_approval(
-                total, account.approval_threshold
-            ):
-                await repository.set_status(
-                    locked,
-                    OrderStatus.PENDING_APPROVAL,
-                    ChangeSource.SYSTEM,
-                    "priced by the ERP above the account's approval threshold",
-                )
-                await announce_status(session, repository, locked)
-                return False
-        order.lines = lines
-        return True
-
-    async def _accept(self, order_id: uuid.UUID, receipt: ErpOrderReceipt) -> None:
-        async with transaction(self._sessions) as session:
-            repository = OrderRepository(session)
-            order = await repository.get_any(order_id, for_update=True)
-            if order is None:
-                return
-            await ReferenceRepository(session).link(
-                EntityKind.ORDER, order.id, self._erp_name, receipt.external_id
-            )
-            if order.status is OrderStatus.CANCELLED:
-                # Cancelled while the submission was in flight: undo it there too.
-                await self._erp.cancel_order(receipt.external_id)
-                return
-            if order.status is not OrderStatus.SUBMITTED:
-                return  # the sync poller saw the ERP's order first
-            await repository.set_status(
-                order,
-                OrderStatus.ACCEPTED,
-                ChangeSource.ERP,
-                f"{self._erp_name} order {receipt.number}",
-                erp_number=receipt.number,
-                next_attempt_at=None,
-            )
-            await announce_status(session, repository, order)
-
-    async def _reject(self, order_id: uuid.UUID, reason: str) -> None:
+        The lock serialises the submission with a dealer's cancel: a cancel
+        waits until the ERP has answered, then sees the order as it really is
+        (accepted, with the ERP's number) instead of racing the submission.
+        The ERP calls are bounded by the connector's deadline.
+        """
         async with transaction(self._sessions) as session:
             repository = OrderRepository(session)
             order = await repository.get_any(order_id, for_update=True)
             if order is None or order.status is not OrderStatus.SUBMITTED:
                 return
+            customer_ref = await ReferenceRepository(session).external_id(
+                EntityKind.ACCOUNT, order.account_id, self._erp_name
+            )
+            if customer_ref is None:
+                await self._reject(
+                    session, order, "the account is not linked to an ERP customer"
+                )
+                return
+            try:
+                if not order.priced and not await self._price(
+                    session, order, customer_ref
+                ):
+                    return
+                receipt = await self._erp.find_order(order.id)
+                if receipt is None:
+                    receipt = await self._erp.submit_order(
+                        _erp_request(order, customer_ref)
+                    )
+            except BackendRejectedError as error:
+                await self._reject(session, order, error.detail)
+            except BackendError as error:
+                await self._retry_later(session, order.id, error)
+            else:
+                await self._accept(session, order, receipt)
+
+    async def _price(
+        self, session: AsyncSession, order: Order, customer_ref: str
+    ) -> bool:
+        """Price an order taken while the ERP was down. True if it may go on."""
+        requested = [RequestedLine(line.sku, line.quantity) for line in order.lines]
+        try:
+            lines = await price_lines(self._erp, customer_ref, requested)
+        except InvalidInputError as error:
+            await self._reject(session, order, error.detail)
+            return False
+        repository = OrderRepository(session)
+        await repository.set_prices(order, lines)
+        account = await session.get(AccountRow, order.account_id)
+        total = order.total
+        assert total is not None
+        if account is not None and needs_approval(total, account.approval_threshold):
             await repository.set_status(
                 order,
-                OrderStatus.REJECTED,
-                ChangeSource.ERP,
-                reason,
-                rejection_reason=reason,
+                OrderStatus.PENDING_APPROVAL,
+                ChangeSource.SYSTEM,
+                "priced by the ERP above the account's approval threshold",
                 next_attempt_at=None,
             )
             await announce_status(session, repository, order)
-        log.info("order.submit.rejected", order_id=str(order_id), reason=reason)
+            return False
+        return True
 
-    async def _retry_later(self, order_id: uuid.UUID, error: BackendError) -> None:
-        async with transaction(self._sessions) as session:
-            attempts, delay = await OrderRepository(session).schedule_retry(
-                order_id, self.backoff
-            )
+    async def _accept(
+        self, session: AsyncSession, order: Order, receipt: ErpOrderReceipt
+    ) -> None:
+        repository = OrderRepository(session)
+        await ReferenceRepository(session).link(
+            EntityKind.ORDER, order.id, self._erp_name, receipt.external_id
+        )
+        await repository.set_status(
+            order,
+            OrderStatus.ACCEPTED,
+            ChangeSource.ERP,
+            f"{self._erp_name} order {receipt.number}",
+            erp_number=receipt.number,
+            next_attempt_at=None,
+        )
+        await announce_status(session, repository, order)
+        log.info("order.submit.accepted", order_id=str(order.id), number=receipt.number)
+
+    async def _reject(self, session: AsyncSession, order: Order, reason: str) -> None:
+        repository = OrderRepository(session)
+        await repository.set_status(
+            order,
+            OrderStatus.REJECTED,
+            ChangeSource.ERP,
+            reason,
+            rejection_reason=reason,
+            next_attempt_at=None,
+        )
+        await announce_status(session, repository, order)
+        log.info("order.submit.rejected", order_id=str(order.id), reason=reason)
+
+    async def _retry_later(
+        self, session: AsyncSession, order_id: uuid.UUID, error: BackendError
+    ) -> None:
+        attempts, delay = await OrderRepository(session).schedule_retry(
+            order_id, self.backoff
+        )
         log.warning(
             "order.submit.retry_scheduled",
             order_id=str(order_id),

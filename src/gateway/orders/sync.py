@@ -10,8 +10,6 @@ poll a given ERP at a time.
 
 from __future__ import annotations
 
-import hashlib
-
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,6 +19,7 @@ from domain.orders.model import ChangeSource
 from domain.orders.status import OrderStatus, can_move
 from domain.ports import ErpPort
 from gateway.db.engine import transaction
+from gateway.db.locks import advisory_lock_key
 from gateway.db.tables import SyncCursorRow
 from gateway.logs import get_logger
 from gateway.orders.repository import OrderRepository
@@ -39,12 +38,6 @@ ERP_TO_PORTICO = {
     ErpOrderState.INVOICED: OrderStatus.INVOICED,
     ErpOrderState.CANCELLED: OrderStatus.CANCELLED,
 }
-
-
-def advisory_lock_key(name: str) -> int:
-    """A stable signed 64-bit key for ``pg_try_advisory_xact_lock``."""
-    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
 
 
 class OrderSync:

@@ -4,7 +4,7 @@ from gateway.db.tables.accounts import AccountRow, ApiKeyRow
 from gateway.db.tables.base import Base
 from gateway.db.tables.idempotency import IdempotencyKeyRow
 from gateway.db.tables.orders import OrderEventRow, OrderLineRow, OrderRow
-from gateway.db.tables.outbox import OutboxRow, SyncCursorRow
+from gateway.db.tables.outbox import OutboxRow, ProcessedEventRow, SyncCursorRow
 from gateway.db.tables.references import ExternalRefRow
 
 __all__ = [
@@ -17,5 +17,6 @@ __all__ = [
     "OrderLineRow",
     "OrderRow",
     "OutboxRow",
+    "ProcessedEventRow",
     "SyncCursorRow",
 ]

@@ -1,0 +1,1 @@
+"""Portico's benchmarks: see bench/README.md. Never run by the test suite."""
