@@ -22,6 +22,7 @@ from gateway.settings import DatabaseSettings, Settings
 from tests.peers.fixtures import tryton_peer
 from tests.support.database import test_database
 from tests.support.factories import Caller, make_caller
+from tests.support.tryton_gateway import tpch, tryton_app, tryton_client
 
 
 @pytest.fixture(scope="session")
@@ -88,4 +89,4 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
-__all__ = ["tryton_peer"]
+__all__ = ["tpch", "tryton_app", "tryton_client", "tryton_peer"]

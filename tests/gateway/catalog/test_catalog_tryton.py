@@ -13,8 +13,8 @@ from gateway.peers.tpch import TpchData
 from gateway.peers.tryton import TrytonPeer
 from gateway.peers.tryton_seed import VOLUME_QUANTITY, part_code
 from gateway.settings import Settings
-from tests.gateway.catalog.conftest import tpch_caller, tryton_settings
 from tests.peers.fixtures import TEST_SCALE, peer_cache_dir
+from tests.support.tryton_gateway import tpch_caller, tryton_settings
 
 pytestmark = pytest.mark.tryton
 

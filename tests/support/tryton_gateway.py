@@ -1,4 +1,4 @@
-"""A gateway wired to the real Tryton peer, with TPC-H accounts linked."""
+"""A gateway bound to a real Tryton peer, and dealers linked to its customers."""
 
 from __future__ import annotations
 
@@ -17,44 +17,55 @@ from gateway.db.engine import transaction
 from gateway.peers.accounts import link_tpch_accounts
 from gateway.peers.tpch import TpchData, load_tpch
 from gateway.peers.tryton import TrytonPeer
+from gateway.peers.wiring import ERP_NAME, with_tryton
 from gateway.references import EntityKind, ReferenceRepository
-from gateway.settings import (
-    ConnectorInstanceSettings,
-    PortBindings,
-    Settings,
-)
+from gateway.settings import Settings
 from tests.peers.fixtures import TEST_SCALE, peer_cache_dir
 from tests.support.factories import Caller
 
 
 def tryton_settings(settings: Settings, peer: TrytonPeer, **catalog: float) -> Settings:
     """``settings`` with the peer bound as the ERP (and, through it, CMS/CRM)."""
-    connector = ConnectorInstanceSettings(
-        kind="tryton",
-        options={
-            "base_url": peer.url,
-            "database": peer.database,
-            "username": peer.admin_login,
-            "password": peer.admin_password,
-            "deadline_seconds": 2.0,
-            "retry_attempts": 2,
-            "breaker_threshold": 3,
-            "breaker_reset_seconds": 1.0,
-        },
+    bound = with_tryton(
+        settings,
+        peer,
+        deadline_seconds=3.0,
+        retry_attempts=2,
+        breaker_threshold=3,
+        breaker_reset_seconds=1.0,
     )
-    return settings.model_copy(
+    return bound.model_copy(
         update={
-            "connectors": {"erp": connector},
-            "ports": PortBindings(erp="erp"),
             "catalog": settings.catalog.model_copy(
                 update={"read_deadline_seconds": 2.5, **catalog}
-            ),
+            )
         }
     )
 
 
+async def tpch_caller(
+    sessions: async_sessionmaker[AsyncSession],
+    tpch: TpchData,
+    peer: TrytonPeer,
+    custkey: int = 1,
+) -> Caller:
+    """A dealer key for the account linked to TPC-H customer ``custkey``."""
+    accounts = await link_tpch_accounts(sessions, tpch, peer.manifest, ERP_NAME)
+    account_id = accounts[custkey]
+    created = await service.create_key(sessions, account_id, DEALER_SCOPES)
+    async with transaction(sessions) as session:
+        ref = await ReferenceRepository(session).external_id(
+            EntityKind.ACCOUNT, account_id, ERP_NAME
+        )
+        account = await AccountRepository(session).get(account_id)
+    assert ref == str(peer.manifest.customers[custkey].party_id)
+    assert account is not None
+    return Caller(account=account, token=created.token, prefix=created.key.prefix)
+
+
 @pytest.fixture(scope="session")
 def tpch() -> TpchData:
+    """TPC-H customers and parts at the peer's scale (orders left out)."""
     return load_tpch(peer_cache_dir(), TEST_SCALE, include_orders=False)
 
 
@@ -62,6 +73,7 @@ def tpch() -> TpchData:
 async def tryton_app(
     settings: Settings, tryton_peer: TrytonPeer
 ) -> AsyncIterator[FastAPI]:
+    """The gateway with the shared Tryton peer bound as its ERP."""
     application = create_app(tryton_settings(settings, tryton_peer))
     async with application.router.lifespan_context(application):
         yield application
@@ -76,23 +88,3 @@ async def tryton_client(
         transport=transport, base_url="http://portico.test"
     ) as client:
         yield client
-
-
-async def tpch_caller(
-    sessions: async_sessionmaker[AsyncSession],
-    tpch: TpchData,
-    peer: TrytonPeer,
-    custkey: int = 1,
-) -> Caller:
-    """A dealer key for the account linked to TPC-H customer ``custkey``."""
-    accounts = await link_tpch_accounts(sessions, tpch, peer.manifest, "erp")
-    account_id = accounts[custkey]
-    created = await service.create_key(sessions, account_id, DEALER_SCOPES)
-    async with transaction(sessions) as session:
-        ref = await ReferenceRepository(session).external_id(
-            EntityKind.ACCOUNT, account_id, "erp"
-        )
-        account = await AccountRepository(session).get(account_id)
-    assert ref == str(peer.manifest.customers[custkey].party_id)
-    assert account is not None
-    return Caller(account=account, token=created.token, prefix=created.key.prefix)
