@@ -172,6 +172,30 @@ class CatalogSettings(BaseModel):
     )
 
 
+class KafkaSettings(BaseModel):
+    bootstrap_servers: str | None = Field(
+        default=None,
+        description="host:port[,host:port]. Unset: no relay; the feed, stream "
+        "and webhooks still work from the outbox.",
+    )
+    topic_prefix: str = Field(
+        default="portico.",
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="Topics are <prefix><family>: orders, documents, claims, accounts.",
+    )
+    linger_ms: Annotated[int, Field(ge=0, le=1000)] = Field(
+        default=5, description="How long the producer waits to fill a batch."
+    )
+    batch: Annotated[int, Field(ge=1, le=100_000)] = Field(
+        default=1000, description="Outbox rows the relay publishes per round."
+    )
+    retention_hours: Annotated[float, Field(ge=0, le=24 * 365)] = Field(
+        default=168.0,
+        description="How long published events stay in the outbox (for the "
+        "changes feed and replays) before they are removed.",
+    )
+
+
 class WorkerSettings(BaseModel):
     submit_interval_seconds: Annotated[float, Field(gt=0, le=300)] = Field(
         default=1.0, description="How often the worker looks for orders to submit."
@@ -241,6 +265,7 @@ class Settings(BaseSettings):
     catalog: CatalogSettings = Field(default_factory=CatalogSettings)
     peers: PeerSettings = Field(default_factory=PeerSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
 
     @model_validator(mode="after")
     def _ports_name_connectors(self) -> Settings:

@@ -2,9 +2,15 @@
 
 Runs, side by side, until SIGTERM or Ctrl-C:
 
+- the sequencer, giving committed events their commit-order position;
+- the Kafka relay, when a broker is configured;
 - order submission to the ERP (leased, retried with backoff);
 - order status sync back from the ERP (one poller per ERP across replicas);
-- removal of expired idempotency keys.
+- removal of expired idempotency keys and of published events past retention.
+
+The sequencer and the relay wake on PostgreSQL notifications, so an event
+reaches Kafka a few milliseconds after its transaction commits; they also run
+on a timer, so a lost notification only delays them.
 
 Any number of worker replicas may run; they share the work through
 PostgreSQL row locks and advisory locks, never through memory.
@@ -16,12 +22,17 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.api import idempotency
 from gateway.backends import Backends, build_backends
-from gateway.db.engine import create_engine, session_factory
+from gateway.db.engine import create_engine, plain_url, session_factory
+from gateway.events.notifier import Notifier
+from gateway.events.outbox import OUTBOX_CHANNEL
+from gateway.events.relay import KafkaRelay
+from gateway.events.sequencer import EVENTS_CHANNEL, Sequencer
 from gateway.logs import get_logger
 from gateway.orders.submission import OrderSubmitter
 from gateway.orders.sync import OrderSync
@@ -33,31 +44,66 @@ log = get_logger(__name__)
 PURGE_INTERVAL_SECONDS = 3600.0
 
 
-async def _every(
-    name: str, seconds: float, job: Callable[[], Awaitable[object]], stop: asyncio.Event
-) -> None:
-    """Run ``job`` every ``seconds`` until ``stop``; a failure is logged, not fatal."""
+Job = Callable[[], Awaitable[object]]
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    name: str
+    seconds: float
+    job: Job
+    #: Runs again at once, without waiting, while the job reports more work.
+    drain: bool = False
+    #: Wakes early when this notifier fires.
+    wake: Notifier | None = None
+
+
+async def _run(schedule: Schedule, stop: asyncio.Event) -> None:
+    """Run a job on its schedule until ``stop``; a failure is logged, not fatal."""
     while not stop.is_set():
         try:
-            await job()
+            done = await schedule.job()
         except Exception:
-            log.exception("worker.job_failed", job=name)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=seconds)
+            log.exception("worker.job_failed", job=schedule.name)
+            done = None
+        if schedule.drain and isinstance(done, int) and done > 0:
+            continue
+        waits: list[asyncio.Future[bool]] = [asyncio.ensure_future(stop.wait())]
+        if schedule.wake is not None:
+            waits.append(asyncio.ensure_future(schedule.wake.wait(schedule.seconds)))
+        try:
+            await asyncio.wait(
+                waits, timeout=schedule.seconds, return_when="FIRST_COMPLETED"
+            )
+        finally:
+            for waiting in waits:
+                waiting.cancel()
 
 
-def worker_jobs(
+def worker_schedules(
     settings: Settings,
     sessions: async_sessionmaker[AsyncSession],
     backends: Backends,
-) -> list[tuple[str, float, Callable[[], Awaitable[object]]]]:
-    jobs: list[tuple[str, float, Callable[[], Awaitable[object]]]] = [
-        (
+    outbox_wake: Notifier | None = None,
+    events_wake: Notifier | None = None,
+    relay: KafkaRelay | None = None,
+) -> list[Schedule]:
+    sequencer = Sequencer(sessions)
+    schedules = [
+        Schedule(
+            "events.sequence", 1.0, sequencer.run_once, drain=True, wake=outbox_wake
+        ),
+        Schedule(
             "idempotency.purge",
             PURGE_INTERVAL_SECONDS,
             lambda: idempotency.purge_expired(sessions),
         ),
     ]
+    if relay is not None:
+        schedules += [
+            Schedule("events.relay", 1.0, relay.run_once, drain=True, wake=events_wake),
+            Schedule("events.purge", PURGE_INTERVAL_SECONDS, relay.purge_published),
+        ]
     if backends.erp is not None:
         submitter = OrderSubmitter(
             sessions, backends.erp, backends.erp_name, settings.worker
@@ -65,15 +111,21 @@ def worker_jobs(
         sync = OrderSync(
             sessions, backends.erp, backends.erp_name, settings.worker.sync_batch
         )
-        jobs += [
-            (
+        schedules += [
+            Schedule(
                 "orders.submit",
                 settings.worker.submit_interval_seconds,
                 submitter.run_once,
+                drain=True,
             ),
-            ("orders.sync", settings.worker.sync_interval_seconds, sync.run_once),
+            Schedule(
+                "orders.sync",
+                settings.worker.sync_interval_seconds,
+                sync.run_once,
+                drain=True,
+            ),
         ]
-    return jobs
+    return schedules
 
 
 async def run_worker(runtime: Runtime, stop: asyncio.Event | None = None) -> None:
@@ -82,15 +134,30 @@ async def run_worker(runtime: Runtime, stop: asyncio.Event | None = None) -> Non
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
-    engine = create_engine(runtime.settings.database, runtime.database_url)
-    backends = build_backends(runtime.settings)
+    settings = runtime.settings
+    engine = create_engine(settings.database, runtime.database_url)
+    sessions = session_factory(engine)
+    backends = build_backends(settings)
+    outbox_wake = Notifier(plain_url(runtime.database_url), OUTBOX_CHANNEL)
+    events_wake = Notifier(plain_url(runtime.database_url), EVENTS_CHANNEL)
+    relay = (
+        None
+        if settings.kafka.bootstrap_servers is None
+        else KafkaRelay(sessions, settings.kafka)
+    )
+    outbox_wake.start()
+    events_wake.start()
     try:
-        jobs = worker_jobs(runtime.settings, session_factory(engine), backends)
-        log.info("worker.started", jobs=[name for name, _, _ in jobs])
-        await asyncio.gather(
-            *(_every(name, seconds, job, stop) for name, seconds, job in jobs)
+        schedules = worker_schedules(
+            settings, sessions, backends, outbox_wake, events_wake, relay
         )
+        log.info("worker.started", jobs=[schedule.name for schedule in schedules])
+        await asyncio.gather(*(_run(schedule, stop) for schedule in schedules))
     finally:
+        await outbox_wake.stop()
+        await events_wake.stop()
+        if relay is not None:
+            await relay.close()
         await backends.aclose()
         await engine.dispose()
         log.info("worker.stopped")

@@ -13,7 +13,9 @@ from domain.accounts.model import Account, NewAccount
 from domain.accounts.scopes import Scope
 from domain.errors import InvalidInputError, NotFoundError
 from gateway.accounts.repository import AccountRepository, ApiKeyRepository, is_stale
+from gateway.accounts.schemas import account_read
 from gateway.db.engine import transaction
+from gateway.events.outbox import record_event
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +41,15 @@ async def open_account(
     sessions: async_sessionmaker[AsyncSession], new: NewAccount
 ) -> Account:
     async with transaction(sessions) as session:
-        return await AccountRepository(session).add(new)
+        account = await AccountRepository(session).add(new)
+        await record_event(
+            session,
+            event_type="account.created",
+            account_id=account.id,
+            subject=str(account.id),
+            data=account_read(account).model_dump(mode="json"),
+        )
+    return account
 
 
 async def create_key(

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from gateway.api.routes.me import AccountRead
+from gateway.accounts.schemas import AccountRead
 from gateway.orders.schemas import OrderRead
 
 

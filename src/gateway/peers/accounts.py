@@ -8,14 +8,17 @@ recorded in two systems, mapped both ways.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.accounts.model import AccountStatus
+from domain.accounts.model import Account, AccountStatus
+from gateway.accounts.schemas import account_read
 from gateway.db.engine import transaction
 from gateway.db.tables import AccountRow, ExternalRefRow
+from gateway.events.outbox import record_event
 from gateway.peers.tpch import TpchData
 from gateway.peers.tryton_seed import SeedManifest
 from gateway.references import EntityKind
@@ -79,16 +82,31 @@ async def link_tpch_accounts(
                 accounts[customer.custkey] = linked[party]
                 continue
             account_id = uuid.uuid4()
+            account = Account(
+                id=account_id,
+                name=customer.name,
+                timezone=NATION_TIME_ZONES.get(
+                    nations.get(customer.nationkey, ""), "UTC"
+                ),
+                currency="USD",
+                status=AccountStatus.ACTIVE,
+                created_at=datetime.now(UTC),
+            )
             session.add(
                 AccountRow(
-                    id=account_id,
-                    name=customer.name,
-                    timezone=NATION_TIME_ZONES.get(
-                        nations.get(customer.nationkey, ""), "UTC"
-                    ),
-                    currency="USD",
-                    status=AccountStatus.ACTIVE.value,
+                    id=account.id,
+                    name=account.name,
+                    timezone=account.timezone,
+                    currency=account.currency,
+                    status=account.status.value,
                 )
+            )
+            await record_event(
+                session,
+                event_type="account.created",
+                account_id=account.id,
+                subject=str(account.id),
+                data=account_read(account).model_dump(mode="json"),
             )
             session.add(
                 ExternalRefRow(

@@ -8,20 +8,12 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
-from domain.accounts.model import AccountStatus
+from gateway.accounts.schemas import AccountRead, account_read
 from gateway.api.dependencies import CurrentPrincipal
 from gateway.api.problems import problem_responses
 from gateway.api.routing import PorticoRoute
 
 router = APIRouter(prefix="/v1", route_class=PorticoRoute, tags=["account"])
-
-
-class AccountRead(BaseModel):
-    id: uuid.UUID
-    name: str
-    timezone: str = Field(description="IANA time zone for reports and deadlines.")
-    currency: str = Field(description="Default ISO 4217 currency.")
-    status: AccountStatus
 
 
 class ApiKeyRead(BaseModel):
@@ -46,13 +38,7 @@ class MeRead(BaseModel):
 async def read_me(principal: CurrentPrincipal) -> MeRead:
     account, key = principal.account, principal.key
     return MeRead(
-        account=AccountRead(
-            id=account.id,
-            name=account.name,
-            timezone=account.timezone,
-            currency=account.currency,
-            status=account.status,
-        ),
+        account=account_read(account),
         key=ApiKeyRead(
             id=key.id,
             prefix=key.display_prefix,
