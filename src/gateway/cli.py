@@ -155,20 +155,26 @@ def openapi_export(
         bool, typer.Option(help="Fail if openapi/portico.yaml is out of date.")
     ] = False,
 ) -> None:
-    """Write the served OpenAPI document to openapi/portico.yaml."""
+    """Write openapi/portico.yaml (REST) and openapi/asyncapi.yaml (events)."""
     from gateway.api.app import create_app
     from gateway.api.openapi import contract_path, render_yaml
+    from gateway.events.asyncapi import asyncapi_path, build_asyncapi
     from gateway.settings import Settings
 
-    rendered = render_yaml(create_app(Settings()).openapi())
-    path = contract_path()
-    if check:
-        if not path.exists() or path.read_text(encoding="utf-8") != rendered:
-            typer.echo(f"{path} is out of date: run 'portico openapi export'", err=True)
-            raise typer.Exit(1)
-        return
-    path.write_text(rendered, encoding="utf-8")
-    typer.echo(f"wrote {path}")
+    documents = {
+        contract_path(): render_yaml(create_app(Settings()).openapi()),
+        asyncapi_path(): render_yaml(build_asyncapi()),
+    }
+    for path, rendered in documents.items():
+        if check:
+            if not path.exists() or path.read_text(encoding="utf-8") != rendered:
+                typer.echo(
+                    f"{path} is out of date: run 'portico openapi export'", err=True
+                )
+                raise typer.Exit(1)
+            continue
+        path.write_text(rendered, encoding="utf-8")
+        typer.echo(f"wrote {path}")
 
 
 @app.command()

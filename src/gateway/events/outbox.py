@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.api.context import current_correlation_id
 from gateway.db.tables import OutboxRow
+from gateway.events.catalog import EVENT_TYPES
 
 #: Notified in the writing transaction, so delivered exactly when it commits.
 OUTBOX_CHANNEL = "portico_outbox"
@@ -28,7 +29,13 @@ async def record_event(
     subject: str,
     data: dict[str, Any],
 ) -> uuid.UUID:
-    """Add an event to ``session``'s transaction and wake the sequencer on commit."""
+    """Add an event to ``session``'s transaction and wake the sequencer on commit.
+
+    Only types in the event catalog may be written: what is emitted is what
+    ``openapi/asyncapi.yaml`` documents.
+    """
+    if event_type not in EVENT_TYPES:
+        raise ValueError(f"{event_type!r} is not in the event catalog")
     event_id = uuid.uuid4()
     session.add(
         OutboxRow(

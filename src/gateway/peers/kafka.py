@@ -17,7 +17,9 @@ every topic and record. The port is kept, though: :meth:`KafkaPeer.start`
 after :meth:`KafkaPeer.stop` (or :meth:`KafkaPeer.restart`) brings an empty
 broker back on the same ``bootstrap_servers``, so clients made before the
 stop reconnect to it, which is how tests simulate "broker down, then back".
-The broker is always stopped by its process id.
+Topics declared to the peer are created again on every start; declare those
+that such clients use (see :class:`KafkaPeer` for why). The broker is always
+stopped by its process id.
 """
 
 from __future__ import annotations
