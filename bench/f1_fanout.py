@@ -88,7 +88,7 @@ class Backends:
     def __init__(self, stub: support.Stub) -> None:
         self.clients: list[httpx.AsyncClient] = []
         self.calls: list[ConnectorCalls] = []
-        for index, _ in enumerate(LATENCIES_MS):
+        for index in range(len(LATENCIES_MS)):
             config = ConnectorConfig.model_validate({"base_url": stub.url(index)})
             # Built like a connector builds its pool (see TrytonConnector).
             self.clients.append(

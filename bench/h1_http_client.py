@@ -395,6 +395,12 @@ def report(
             else "",
         ]
     )
+    rounds_note = (
+        f"{settings.calls_per_round} calls per round, {settings.blocks} blocks "
+        f"of {2 * (len(settings.variants) + 1)} rounds per concurrency "
+        "(baseline, variants, variants in reverse, baseline) after a warm-up "
+        "round of each client"
+    )
     return f"""## H1 connector HTTP client throughput, {when:%Y-%m-%d %H:%M} UTC
 {warnings}
 `{support.command_line()}`
@@ -412,12 +418,9 @@ def report(
 - Both Portico clients keep the default `ConnectorConfig` except
   `max_concurrency` (= calls in flight): 5 s deadline, 3 attempts, breaker
   opening after 5 failures for 30 s.
-- Stub backend answering after {LATENCY_MS:g} ms. Closed loop,
-  {settings.calls_per_round} calls per round, {settings.blocks} blocks per
-  concurrency of {2 * (len(settings.variants) + 1)} rounds each (baseline,
-  variants, variants in reverse, baseline) after a warm-up round of each
-  client; pools kept warm ({KEEPALIVE_SECONDS:g} s keep-alive). A failed call
-  counts for nothing in calls/s.
+- Stub backend answering after {LATENCY_MS:g} ms; closed loop, {rounds_note}.
+  Pools kept warm ({KEEPALIVE_SECONDS:g} s keep-alive). A failed call counts
+  for nothing in calls/s.
 
 {summary}
 

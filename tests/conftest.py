@@ -20,6 +20,7 @@ from gateway.db.tables import Base
 from gateway.logs import configure_logging
 from gateway.settings import DatabaseSettings, Settings
 from tests.peers.fixtures import tryton_peer
+from tests.peers.kafka_fixtures import kafka_peer
 from tests.support.database import test_database
 from tests.support.factories import Caller, make_caller
 from tests.support.tryton_gateway import tpch, tryton_app, tryton_client
@@ -89,4 +90,4 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parents[1]
 
 
-__all__ = ["tpch", "tryton_app", "tryton_client", "tryton_peer"]
+__all__ = ["kafka_peer", "tpch", "tryton_app", "tryton_client", "tryton_peer"]

@@ -34,6 +34,7 @@ import httpx
 from pydantic import Field, SecretStr
 
 from connectors.runtime import Connector, ConnectorCalls, ConnectorConfig
+from connectors.runtime.http import build_http_client
 from connectors.tryton.orders import TrytonOrders
 from connectors.tryton.rpc import (
     TrytonError,
@@ -93,18 +94,7 @@ class TrytonConnector(Connector):
             raise TypeError("TrytonConnector needs a TrytonConfig")
         super().__init__(name, config)
         self._config = config
-        self._http = httpx.AsyncClient(
-            base_url=str(config.base_url).rstrip("/"),
-            # The per-socket read timeout is only a backstop: the call policy's
-            # total deadline is what bounds a call.
-            timeout=httpx.Timeout(
-                config.deadline_seconds, connect=config.connect_timeout_seconds
-            ),
-            limits=httpx.Limits(
-                max_connections=config.max_concurrency,
-                max_keepalive_connections=config.max_concurrency,
-            ),
-        )
+        self._http = build_http_client(config)
         self._rpc = TrytonRpc(
             self._http,
             config.database,

@@ -7,7 +7,12 @@ import time
 import httpx
 import pytest
 
-from connectors.runtime import ConnectorCalls, ConnectorConfig, translate_http_errors
+from connectors.runtime import (
+    ConnectorCalls,
+    ConnectorConfig,
+    build_http_client,
+    translate_http_errors,
+)
 from domain.backends import (
     BackendRejectedError,
     BackendTimeoutError,
@@ -30,10 +35,9 @@ def config(base_url: str, **overrides: object) -> ConnectorConfig:
     return ConnectorConfig.model_validate(values)
 
 
-def client(base_url: str, read_timeout: float = 5.0) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=base_url, timeout=httpx.Timeout(read_timeout, connect=1.0)
-    )
+def client(base_url: str) -> httpx.AsyncClient:
+    """The client connectors use, with a read timeout longer than the trickle."""
+    return build_http_client(config(base_url, deadline_seconds=5.0))
 
 
 async def get_json(http: httpx.AsyncClient, calls: ConnectorCalls) -> object:
