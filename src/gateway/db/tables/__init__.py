@@ -6,6 +6,13 @@ from gateway.db.tables.idempotency import IdempotencyKeyRow
 from gateway.db.tables.orders import OrderEventRow, OrderLineRow, OrderRow
 from gateway.db.tables.outbox import OutboxRow, ProcessedEventRow, SyncCursorRow
 from gateway.db.tables.references import ExternalRefRow
+from gateway.db.tables.webhooks import (
+    WebhookAttemptRow,
+    WebhookDeliveryRow,
+    WebhookEndpointRow,
+    WebhookFanoutCursorRow,
+    WebhookMessageRow,
+)
 
 __all__ = [
     "AccountRow",
@@ -19,4 +26,9 @@ __all__ = [
     "OutboxRow",
     "ProcessedEventRow",
     "SyncCursorRow",
+    "WebhookAttemptRow",
+    "WebhookDeliveryRow",
+    "WebhookEndpointRow",
+    "WebhookFanoutCursorRow",
+    "WebhookMessageRow",
 ]
