@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -23,12 +24,15 @@ from domain.accounts.scopes import DEALER_SCOPES
 from gateway.accounts import service
 from gateway.api.app import create_app
 from gateway.db.engine import create_engine, session_factory
+from gateway.events.catalog import EVENT_FAMILIES
 from gateway.logs import get_logger
 from gateway.peers.accounts import link_tpch_accounts
+from gateway.peers.kafka import KafkaPeer
 from gateway.peers.tpch import load_tpch
 from gateway.peers.tryton import TrytonPeer
 from gateway.peers.wiring import ERP_NAME, with_tryton
 from gateway.runtime import Runtime
+from gateway.worker import run_worker
 
 log = get_logger(__name__)
 
@@ -113,22 +117,40 @@ async def _serving(app: object, port: int) -> AsyncIterator[asyncio.Task[None]]:
 async def _demo(
     runtime: Runtime, *, port: int, exit_after: bool, started: float
 ) -> None:
-    peer = TrytonPeer(
-        runtime.settings.peers.cache_dir, scale=runtime.settings.peers.scale
-    )
-    async with peer:
-        settings = with_tryton(runtime.settings, peer)
-        access = await _demo_access(runtime, peer)
+    peers = runtime.settings.peers
+    prefix = runtime.settings.kafka.topic_prefix
+    topics = {f"{prefix}{family}": 3 for family in EVENT_FAMILIES}
+    async with (
+        TrytonPeer(peers.cache_dir, scale=peers.scale) as erp,
+        KafkaPeer(topics=topics) as broker,
+    ):
+        settings = with_tryton(runtime.settings, erp).model_copy(
+            update={
+                "kafka": runtime.settings.kafka.model_copy(
+                    update={"bootstrap_servers": broker.bootstrap_servers}
+                )
+            }
+        )
+        runtime = dataclasses.replace(runtime, settings=settings)
+        access = await _demo_access(runtime, erp)
         port = _free_port(port)
-        async with _serving(create_app(settings), port) as serving:
-            base_url = f"http://127.0.0.1:{port}"
-            checks = await _self_check(base_url, access)
-            _print_summary(base_url, access, peer, time.perf_counter() - started)
-            failed = [name for name, ok in checks.items() if not ok]
-            if failed:
-                raise SystemExit(f"self-check failed: {', '.join(failed)}")
-            if not exit_after:
-                await serving  # uvicorn ends it on Ctrl-C or SIGTERM
+        stop_worker = asyncio.Event()
+        worker = asyncio.create_task(run_worker(runtime, stop_worker, signals=False))
+        try:
+            async with _serving(create_app(settings), port) as serving:
+                base_url = f"http://127.0.0.1:{port}"
+                checks = await _self_check(base_url, access)
+                _print_summary(
+                    base_url, access, erp, broker, time.perf_counter() - started
+                )
+                failed = [name for name, ok in checks.items() if not ok]
+                if failed:
+                    raise SystemExit(f"self-check failed: {', '.join(failed)}")
+                if not exit_after:
+                    await serving  # uvicorn ends it on Ctrl-C or SIGTERM
+        finally:
+            stop_worker.set()
+            await worker
 
 
 async def _self_check(base_url: str, access: DemoAccess) -> dict[str, bool]:
@@ -147,7 +169,11 @@ async def _self_check(base_url: str, access: DemoAccess) -> dict[str, bool]:
 
 
 def _print_summary(
-    base_url: str, access: DemoAccess, peer: TrytonPeer, seconds: float
+    base_url: str,
+    access: DemoAccess,
+    peer: TrytonPeer,
+    broker: KafkaPeer,
+    seconds: float,
 ) -> None:
     auth = f"-H 'Authorization: Bearer {access.key}'"
     lines = [
@@ -157,6 +183,7 @@ def _print_summary(
         f"  Docs:      {base_url}/docs",
         f"  ERP:       Tryton at {peer.url}, seeded from TPC-H "
         f"(scale {peer.scale:g}, {access.accounts} dealer accounts linked)",
+        f"  Kafka:     {broker.bootstrap_servers} (events as CloudEvents)",
         f"  Account:   {access.account_name}",
         f"  API key:   {access.key}",
         f"  Ready in:  {seconds:.1f} s",

@@ -128,12 +128,17 @@ def worker_schedules(
     return schedules
 
 
-async def run_worker(runtime: Runtime, stop: asyncio.Event | None = None) -> None:
+async def run_worker(
+    runtime: Runtime, stop: asyncio.Event | None = None, *, signals: bool = True
+) -> None:
+    """Run every schedule until ``stop`` is set (or SIGINT/SIGTERM with
+    ``signals``; the demo runs the worker beside uvicorn, which owns them)."""
     stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(signum, stop.set)
+    if signals:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, stop.set)
     settings = runtime.settings
     engine = create_engine(settings.database, runtime.database_url)
     sessions = session_factory(engine)

@@ -51,3 +51,7 @@ EVENT_TYPES: dict[str, EventSpec] = {
 def family_of(event_type: str) -> str:
     spec = EVENT_TYPES.get(event_type)
     return spec.family if spec is not None else event_type.split(".", 1)[0] + "s"
+
+
+#: Every family (and so Kafka topic suffix) an event may belong to.
+EVENT_FAMILIES: tuple[str, ...] = ("orders", "documents", "claims", "accounts")

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.db.engine import transaction
 from gateway.db.locks import advisory_lock_key
 from gateway.db.tables import OutboxRow
-from gateway.events.catalog import EVENT_TYPES, family_of
+from gateway.events.catalog import EVENT_FAMILIES, family_of
 from gateway.events.envelope import SOURCE
 from gateway.logs import get_logger
 from gateway.settings import KafkaSettings
@@ -164,7 +164,7 @@ class KafkaRelay:
         return self._producer
 
     async def ensure_topics(self) -> None:
-        families = sorted({spec.family for spec in EVENT_TYPES.values()})
+        families = EVENT_FAMILIES
         admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
         await admin.start()
         try:
