@@ -2,6 +2,7 @@
 commit order, at least once, through broker outages (C15)."""
 
 import uuid
+from datetime import timedelta
 
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary
 from cloudevents.core.formats.json import JSONFormat
@@ -203,3 +204,38 @@ async def test_a_relay_killed_mid_batch_republishes_at_most_that_batch(
     ids = [dict(r.headers)["ce_id"] for r in records]
     assert len(ids) == 8
     assert len(set(ids)) == 4, "duplicates carry the same event id"
+
+
+async def test_published_events_are_removed_after_their_retention(
+    kafka_peer: KafkaPeer, caller: Caller, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    relay = KafkaRelay(
+        sessions,
+        KafkaSettings(
+            bootstrap_servers=kafka_peer.bootstrap_servers,
+            topic_prefix=unique_prefix(),
+            retention_hours=1,
+        ),
+    )
+    async with transaction(sessions) as session:
+        for n in range(3):
+            await emit(session, caller, f"order-{n}", n)
+    try:
+        await relay_everything(Sequencer(sessions), relay)
+    finally:
+        await relay.close()
+    async with transaction(sessions) as session:
+        await session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.subject == "order-0")
+            .values(published_at=func.now() - timedelta(hours=2))
+        )
+        await emit(session, caller, "order-unpublished", 9)
+
+    removed = await relay.purge_published()
+
+    async with sessions() as session:
+        left = set(await session.scalars(select(OutboxRow.subject)))
+    assert removed == 1
+    assert "order-0" not in left
+    assert {"order-1", "order-2", "order-unpublished"} <= left
