@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -17,7 +18,7 @@ import uvicorn
 
 from domain.accounts.model import NewAccount
 from domain.accounts.scopes import parse_scopes
-from domain.errors import DomainError
+from domain.errors import DomainError, InvalidInputError
 from gateway.accounts import service
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.migrations import upgrade_to_head
@@ -107,10 +108,26 @@ def accounts_create(
     name: Annotated[str, typer.Option(help="The customer company's name.")],
     timezone: Annotated[str, typer.Option(help="IANA time zone, e.g. Europe/Berlin.")],
     currency: Annotated[str, typer.Option(help="ISO 4217 code, e.g. EUR.")],
+    approval_threshold: Annotated[
+        str | None,
+        typer.Option(help="Orders above this total wait for an approver."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Open an account for a customer company."""
-    new = NewAccount.create(name=name, timezone=timezone, currency=currency)
+    try:
+        threshold = None if approval_threshold is None else Decimal(approval_threshold)
+    except ArithmeticError:
+        raise InvalidInputError(
+            "--approval-threshold is an amount such as 5000.00",
+            field="approval_threshold",
+        ) from None
+    new = NewAccount.create(
+        name=name,
+        timezone=timezone,
+        currency=currency,
+        approval_threshold=threshold,
+    )
     account = _with_sessions(prepare(), lambda s: service.open_account(s, new))
     _emit(as_json, {"id": str(account.id), "name": account.name}, str(account.id))
 

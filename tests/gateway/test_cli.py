@@ -1,10 +1,14 @@
 """The ``portico`` command as an operator uses it, in its own processes."""
 
 import json
+import uuid
+from decimal import Decimal
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.db.tables import AccountRow
 from tests.support.processes import portico_env, run_portico, serving
 
 
@@ -91,3 +95,23 @@ def test_serve_with_two_workers_answers_over_real_http(env: dict[str, str]) -> N
     assert huge.status_code in {400, 431}
     assert ready.status_code == 200
     assert docs.status_code == 200
+
+
+async def test_an_account_can_be_opened_with_an_approval_threshold(
+    env: dict[str, str], sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    result = run_portico(
+        "accounts", "create", "--name", "Careful Buyer", "--timezone", "UTC",
+        "--currency", "EUR", "--approval-threshold", "2500.00", "--json", env=env,
+    )  # fmt: skip
+    refused = run_portico(
+        "accounts", "create", "--name", "X", "--timezone", "UTC",
+        "--currency", "EUR", "--approval-threshold", "lots", env=env,
+    )  # fmt: skip
+
+    async with sessions() as session:
+        row = await session.get(AccountRow, uuid.UUID(json.loads(result.stdout)["id"]))
+    assert row is not None
+    assert row.approval_threshold == Decimal("2500.00")
+    assert refused.returncode == 1
+    assert "--approval-threshold" in refused.stderr

@@ -7,6 +7,7 @@ import uuid
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from functools import cache
 
 from domain.errors import InvalidInputError
@@ -69,11 +70,27 @@ class NewAccount:
     name: str
     timezone: str
     currency: str
+    #: Orders with a larger total wait for an approver; None: never.
+    approval_threshold: Decimal | None = None
 
     @classmethod
-    def create(cls, *, name: str, timezone: str, currency: str) -> NewAccount:
+    def create(
+        cls,
+        *,
+        name: str,
+        timezone: str,
+        currency: str,
+        approval_threshold: Decimal | None = None,
+    ) -> NewAccount:
+        if approval_threshold is not None and (
+            not approval_threshold.is_finite() or approval_threshold < 0
+        ):
+            raise InvalidInputError(
+                "an approval threshold is a positive amount", field="approval_threshold"
+            )
         return cls(
             name=require_account_name(name),
             timezone=require_time_zone(timezone),
             currency=require_currency_code(currency),
+            approval_threshold=approval_threshold,
         )

@@ -49,6 +49,7 @@ class AccountRepository:
             timezone=new.timezone,
             currency=new.currency,
             status=AccountStatus.ACTIVE.value,
+            approval_threshold=new.approval_threshold,
         )
         self._session.add(row)
         await self._session.flush()
