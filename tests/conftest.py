@@ -22,7 +22,7 @@ from gateway.settings import DatabaseSettings, Settings
 from tests.peers.fixtures import tryton_peer
 from tests.peers.kafka_fixtures import kafka_peer
 from tests.support.database import test_database
-from tests.support.factories import Caller, make_caller
+from tests.support.factories import Caller, asgi_client, make_caller
 from tests.support.tryton_gateway import tpch, tryton_app, tryton_client
 
 
@@ -73,10 +73,7 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 async def client(
     app: FastAPI, sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://portico.test"
-    ) as client:
+    async with asgi_client(app) as client:
         yield client
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.accounts.model import Account, NewAccount
@@ -35,3 +37,10 @@ async def make_caller(
     )
     created = await service.create_key(sessions, account.id, scopes, name="test")
     return Caller(account=account, token=created.token, prefix=created.key.prefix)
+
+
+def asgi_client(app: FastAPI) -> httpx.AsyncClient:
+    """A client that calls ``app`` in-process (its lifespan must be running)."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://portico.test"
+    )

@@ -21,7 +21,7 @@ from gateway.peers.wiring import ERP_NAME, with_tryton
 from gateway.references import EntityKind, ReferenceRepository
 from gateway.settings import Settings
 from tests.peers.fixtures import TEST_SCALE, peer_cache_dir
-from tests.support.factories import Caller
+from tests.support.factories import Caller, asgi_client
 
 
 def tryton_settings(settings: Settings, peer: TrytonPeer, **catalog: float) -> Settings:
@@ -83,8 +83,5 @@ async def tryton_app(
 async def tryton_client(
     tryton_app: FastAPI, sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=tryton_app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://portico.test"
-    ) as client:
+    async with asgi_client(tryton_app) as client:
         yield client

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.accounts.scopes import Scope
 from gateway.accounts.service import Principal, authenticate
+from gateway.api.cursors import CursorCodec
 from gateway.api.errors import ApiError
 from gateway.api.problems import FORBIDDEN, UNAUTHORIZED
 from gateway.settings import Settings
@@ -30,6 +31,11 @@ MAX_AUTHORIZATION_LENGTH = 256
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
+
+
+def get_cursors(request: Request) -> CursorCodec:
+    cursors: CursorCodec = request.app.state.cursors
+    return cursors
 
 
 def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -92,4 +98,5 @@ def require(scope: Scope) -> Callable[[Principal], Awaitable[Principal]]:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+Cursors = Annotated[CursorCodec, Depends(get_cursors)]
 DbSession = Annotated[AsyncSession, Depends(get_session)]

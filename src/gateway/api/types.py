@@ -85,3 +85,15 @@ Timestamp = Annotated[
     AwareDatetime,
     Field(examples=["2025-03-30T01:30:00+03:00"]),
 ]
+
+
+#: A product's SKU as the API accepts it: what every backend can store.
+Sku = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
+        examples=["P000042"],
+    ),
+]

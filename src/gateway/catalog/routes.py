@@ -11,8 +11,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from domain.accounts.scopes import Scope
 from domain.catalog.service import AvailabilityRequest, CatalogService
 from gateway.accounts.service import Principal
-from gateway.api.cursors import CursorCodec
-from gateway.api.dependencies import DbSession, require
+from gateway.api.dependencies import Cursors, DbSession, require
 from gateway.api.errors import ApiError
 from gateway.api.problems import SERVICE_UNAVAILABLE, problem_responses
 from gateway.api.routing import PorticoRoute
@@ -48,13 +47,7 @@ def get_catalog(request: Request) -> CatalogService:
     return catalog
 
 
-def get_cursors(request: Request) -> CursorCodec:
-    cursors: CursorCodec = request.app.state.cursors
-    return cursors
-
-
 Catalog = Annotated[CatalogService, Depends(get_catalog)]
-Cursors = Annotated[CursorCodec, Depends(get_cursors)]
 
 
 async def customer_ref(

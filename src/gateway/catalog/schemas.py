@@ -17,17 +17,7 @@ from domain.catalog.model import (
     StockLevel,
 )
 from domain.catalog.service import Availability
-from gateway.api.types import MoneyModel
-
-Sku = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
-        examples=["P000042"],
-    ),
-]
+from gateway.api.types import MoneyModel, Sku
 
 
 class MissingPartRead(BaseModel):

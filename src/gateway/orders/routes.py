@@ -16,8 +16,7 @@ from domain.orders.model import RequestedLine
 from domain.orders.status import OrderStatus
 from gateway.accounts.service import Principal
 from gateway.api import idempotency
-from gateway.api.cursors import CursorCodec
-from gateway.api.dependencies import DbSession, get_sessions, require
+from gateway.api.dependencies import Cursors, DbSession, get_sessions, require
 from gateway.api.errors import ApiError
 from gateway.api.handlers import domain_problem
 from gateway.api.problems import (
@@ -67,13 +66,7 @@ def get_orders(request: Request) -> OrderService:
     return orders
 
 
-def get_cursors(request: Request) -> CursorCodec:
-    cursors: CursorCodec = request.app.state.cursors
-    return cursors
-
-
 Orders = Annotated[OrderService, Depends(get_orders)]
-Cursors = Annotated[CursorCodec, Depends(get_cursors)]
 
 
 def _json(status: int, body: bytes, location: str | None = None) -> Response:

@@ -10,17 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.orders.model import ChangeSource, Order
 from domain.orders.status import OrderStatus
-from gateway.api.types import MoneyModel
-
-Sku = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=64,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$",
-        examples=["P000042"],
-    ),
-]
+from gateway.api.types import MoneyModel, Sku
 
 
 class OrderLineCreate(BaseModel):

@@ -24,7 +24,6 @@ stopped by its process id.
 
 from __future__ import annotations
 
-import asyncio
 import importlib.resources
 import logging
 import os
@@ -38,9 +37,9 @@ import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import TracebackType
 from typing import Final
 
+from gateway.peers.lifecycle import PeerLifecycle
 from gateway.peers.ports import (
     LOOPBACK,
     free_port,
@@ -112,7 +111,7 @@ def tansu_binary() -> Path:
     )
 
 
-class KafkaPeer:
+class KafkaPeer(PeerLifecycle):
     """A single-node, in-memory Kafka-protocol broker on 127.0.0.1.
 
     Use it as a context manager, sync (``with``) or async (``async with``,
@@ -298,38 +297,6 @@ class KafkaPeer:
         """Stop the broker and start an empty one on the same port."""
         self.stop()
         self.start()
-
-    def __enter__(self) -> KafkaPeer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> KafkaPeer:
-        starting = asyncio.ensure_future(asyncio.to_thread(self.start))
-        try:
-            await asyncio.shield(starting)
-        except asyncio.CancelledError:
-            # A thread cannot be interrupted: let start() finish, then stop
-            # whatever it started, so no broker outlives the cancellation.
-            await asyncio.wait([starting])
-            await asyncio.to_thread(self.stop)
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await asyncio.to_thread(self.stop)
 
     # -- broker process ---------------------------------------------------
 

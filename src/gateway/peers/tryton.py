@@ -37,12 +37,12 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from types import TracebackType
 from typing import Final, TypeVar
 
 import httpx
 
 from connectors.tryton.rpc import TrytonError, TrytonLoginError, TrytonRpc
+from gateway.peers.lifecycle import PeerLifecycle
 from gateway.peers.ports import (
     LOOPBACK,
     free_port,
@@ -83,7 +83,7 @@ def tryton_version() -> str:
     return importlib.metadata.version("trytond")
 
 
-class TrytonPeer:
+class TrytonPeer(PeerLifecycle):
     """A seeded Tryton server on 127.0.0.1, started from a cached snapshot.
 
     Use it as a context manager, sync (``with``) or async (``async with``,
@@ -264,38 +264,6 @@ class TrytonPeer:
         """Throw the database away and start again from the snapshot."""
         self.stop()
         self.start()
-
-    def __enter__(self) -> TrytonPeer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-    async def __aenter__(self) -> TrytonPeer:
-        starting = asyncio.ensure_future(asyncio.to_thread(self.start))
-        try:
-            await asyncio.shield(starting)
-        except asyncio.CancelledError:
-            # A thread cannot be interrupted: let start() finish, then stop
-            # whatever it started, so no server outlives the cancellation.
-            await asyncio.wait([starting])
-            await asyncio.to_thread(self.stop)
-            raise
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await asyncio.to_thread(self.stop)
 
     # -- snapshot ---------------------------------------------------------
 

@@ -27,7 +27,7 @@ from gateway.orders.sync import OrderSync
 from gateway.references import EntityKind, ReferenceRepository
 from gateway.settings import Settings, WorkerSettings
 from tests.support.backends import InMemoryErp
-from tests.support.factories import Caller, make_caller
+from tests.support.factories import Caller, asgi_client, make_caller
 
 
 @pytest.fixture
@@ -50,10 +50,7 @@ async def orders_app(settings: Settings, erp: InMemoryErp) -> AsyncIterator[Fast
 async def api(
     orders_app: FastAPI, sessions: async_sessionmaker[AsyncSession]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=orders_app)
-    async with httpx.AsyncClient(
-        transport=transport, base_url="http://portico.test"
-    ) as client:
+    async with asgi_client(orders_app) as client:
         yield client
 
 
