@@ -15,6 +15,18 @@ MAX_AMOUNT_DIGITS: Final = 20
 AMOUNT_SCALE: Final = 4
 
 
+def fits_amount(amount: Decimal) -> bool:
+    """Whether ``amount`` is a finite, non-negative value NUMERIC(20, 4) holds
+    without losing digits."""
+    if not amount.is_finite() or amount < 0:
+        return False
+    exponent = amount.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return amount < Decimal(10) ** (MAX_AMOUNT_DIGITS - AMOUNT_SCALE) and (
+        exponent >= -AMOUNT_SCALE or amount == amount.quantize(Decimal(1).scaleb(-4))
+    )
+
+
 def is_currency_code(code: str) -> bool:
     """Whether ``code`` is an ISO 4217 alphabetic code such as ``EUR``."""
     if len(code) != 3 or not code.isascii() or not code.isupper():

@@ -243,7 +243,15 @@ def peers_tryton(
             signal.pause()
 
 
+def _exit_on(signum: int, _frame: object) -> None:
+    # Exiting (rather than dying of the signal) runs the clean-up that stops
+    # the embedded PostgreSQL and every peer process this command started.
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _exit_on)
     try:
         app()
     except SettingsError as error:

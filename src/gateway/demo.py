@@ -133,7 +133,9 @@ async def _demo(
         )
         runtime = dataclasses.replace(runtime, settings=settings)
         access = await _demo_access(runtime, erp)
-        port = _free_port(port)
+        requested, port = port, _free_port(port)
+        if requested and port != requested:
+            log.warning("demo.port_taken", requested=requested, using=port)
         stop_worker = asyncio.Event()
         worker = asyncio.create_task(run_worker(runtime, stop_worker, signals=False))
         try:
@@ -141,7 +143,12 @@ async def _demo(
                 base_url = f"http://127.0.0.1:{port}"
                 checks = await _self_check(base_url, access)
                 _print_summary(
-                    base_url, access, erp, broker, time.perf_counter() - started
+                    base_url,
+                    access,
+                    erp,
+                    broker,
+                    time.perf_counter() - started,
+                    stopping=exit_after,
                 )
                 failed = [name for name, ok in checks.items() if not ok]
                 if failed:
@@ -174,11 +181,15 @@ def _print_summary(
     peer: TrytonPeer,
     broker: KafkaPeer,
     seconds: float,
+    *,
+    stopping: bool,
 ) -> None:
     auth = f"-H 'Authorization: Bearer {access.key}'"
     lines = [
         "",
-        "Portico is running.",
+        "Portico passed its self-check and is stopping (--exit)."
+        if stopping
+        else "Portico is running. Press Ctrl-C to stop it.",
         f"  API:       {base_url}",
         f"  Docs:      {base_url}/docs",
         f"  ERP:       Tryton at {peer.url}, seeded from TPC-H "

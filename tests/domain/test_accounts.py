@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 import pytest
 
 from domain.accounts.keys import issue_key, parse_key, parse_prefix
@@ -28,7 +30,11 @@ def test_bad_account_fields_are_named(field: str, kwargs: dict[str, str]) -> Non
     values = {"name": "Dealer", "timezone": "UTC", "currency": "EUR", **kwargs}
 
     with pytest.raises(InvalidInputError) as raised:
-        NewAccount.create(**values)
+        NewAccount.create(
+            name=values["name"],
+            timezone=values["timezone"],
+            currency=values["currency"],
+        )
 
     assert raised.value.field == field
 
@@ -63,3 +69,16 @@ def test_unknown_scopes_are_listed() -> None:
         parse_scopes(["orders:read", "orders:delete"])
 
     assert parse_scopes(["orders:read"]) == {Scope.ORDERS_READ}
+
+
+@pytest.mark.parametrize("threshold", ["-1", "NaN", "1E+400", "123456789012345678901"])
+def test_an_approval_threshold_must_fit_an_amount(threshold: str) -> None:
+    with pytest.raises(InvalidInputError) as raised:
+        NewAccount.create(
+            name="Dealer",
+            timezone="UTC",
+            currency="EUR",
+            approval_threshold=Decimal(threshold),
+        )
+
+    assert raised.value.field == "approval_threshold"

@@ -1,5 +1,6 @@
 """The embedded PostgreSQL default: started on demand, reused, stopped on exit."""
 
+import signal
 import subprocess
 import sys
 import time
@@ -7,7 +8,14 @@ from pathlib import Path
 
 import psutil
 
-from tests.support.processes import portico_env, run_portico
+from tests.support.processes import (
+    PORTICO,
+    free_port,
+    portico_env,
+    run_portico,
+    stop,
+    wait_until_healthy,
+)
 
 START_AND_WRITE = """
 import asyncio, sys
@@ -71,9 +79,33 @@ def test_demo_runs_on_the_embedded_defaults(tmp_path: Path) -> None:
     result = run_portico("demo", "--exit", "--port", "0", env=env, timeout=180)
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Portico is running." in result.stdout
+    assert "Portico passed its self-check" in result.stdout
     key = next(
         line.split()[-1] for line in result.stdout.splitlines() if "API key:" in line
     )
     assert key.startswith("pk_")
     assert (tmp_path / "postgres" / "PG_VERSION").exists()
+
+
+def test_serve_stopped_with_sigterm_stops_its_embedded_postgres(tmp_path: Path) -> None:
+    env = portico_env(PORTICO_DATABASE__STATE_DIR=str(tmp_path))
+    port = free_port()
+    process = subprocess.Popen(
+        [PORTICO, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_until_healthy(f"http://127.0.0.1:{port}", process)  # type: ignore[arg-type]
+        postmaster = int(
+            (tmp_path / "postgres" / "postmaster.pid").read_text().split()[0]
+        )
+
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+    finally:
+        stop(process)  # type: ignore[arg-type]
+
+    assert gone_within(postmaster), "the embedded PostgreSQL outlived serve"

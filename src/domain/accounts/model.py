@@ -11,7 +11,7 @@ from decimal import Decimal
 from functools import cache
 
 from domain.errors import InvalidInputError
-from domain.money import require_currency_code
+from domain.money import fits_amount, require_currency_code
 
 MAX_NAME_LENGTH = 200
 
@@ -82,11 +82,11 @@ class NewAccount:
         currency: str,
         approval_threshold: Decimal | None = None,
     ) -> NewAccount:
-        if approval_threshold is not None and (
-            not approval_threshold.is_finite() or approval_threshold < 0
-        ):
+        if approval_threshold is not None and not fits_amount(approval_threshold):
             raise InvalidInputError(
-                "an approval threshold is a positive amount", field="approval_threshold"
+                "an approval threshold is a positive amount with at most 16 digits "
+                "before the point and 4 after",
+                field="approval_threshold",
             )
         return cls(
             name=require_account_name(name),

@@ -26,7 +26,11 @@ class Principal:
     key: ApiKey
 
     def allows(self, scope: Scope) -> bool:
-        return scope in self.key.scopes or Scope.ADMIN in self.key.scopes
+        """Whether the key may do ``scope``. ``admin`` covers every scope of the
+        key's own account, never the supplier-side ``reports:all``."""
+        if scope in self.key.scopes:
+            return True
+        return Scope.ADMIN in self.key.scopes and scope is not Scope.REPORTS_ALL
 
 
 @dataclass(frozen=True, slots=True)

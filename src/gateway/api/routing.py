@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 
+from domain.errors import InvalidInputError
 from gateway.api.errors import ApiError
 from gateway.api.problems import UNSUPPORTED_MEDIA_TYPE
 
@@ -26,7 +27,16 @@ from gateway.api.problems import UNSUPPORTED_MEDIA_TYPE
 class _OrjsonRequest(Request):
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = orjson.loads(await self.body())
+            body = await self.body()
+            # PostgreSQL text cannot hold NUL; refuse it here rather than fail
+            # deep in a query. Raw NULs are already invalid JSON.
+            if b"\\u0000" in body.lower():
+                raise orjson.JSONDecodeError(
+                    "NUL characters (\\u0000) are not allowed",
+                    body.decode(errors="replace"),
+                    0,
+                )
+            self._json = orjson.loads(body)
         return self._json
 
 
@@ -37,6 +47,10 @@ def is_json_media_type(content_type: str) -> bool:
     return message.get_content_maintype() == "application" and (
         subtype == "json" or subtype.endswith("+json")
     )
+
+
+def _has_nul(query: bytes) -> bool:
+    return b"%00" in query or b"\x00" in query
 
 
 def _has_body(request: Request) -> bool:
@@ -55,6 +69,11 @@ class PorticoRoute(APIRoute):
         )
 
         async def route_handler(request: Request) -> Response:
+            if _has_nul(request.scope.get("query_string", b"")):
+                raise InvalidInputError(
+                    "query parameters must not contain NUL characters (%00)",
+                    field="query",
+                )
             if expects_json and _has_body(request):
                 content_type = request.headers.get("content-type", "")
                 if not is_json_media_type(content_type):

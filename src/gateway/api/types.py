@@ -8,6 +8,7 @@ a naive timestamp is ambiguous across an account's time zone and DST.
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -97,3 +98,17 @@ Sku = Annotated[
         examples=["P000042"],
     ),
 ]
+
+
+#: Calendar dates a filter may name: far enough for any business, and clear of
+#: the ends of the calendar, where shifting by a day or a time zone overflows.
+FilterDate = Annotated[
+    date,
+    Field(ge=date(1900, 1, 1), le=date(9998, 12, 31)),
+]
+
+#: A position in a commit-ordered stream: a PostgreSQL bigint.
+StreamPosition = Annotated[int, Field(ge=0, le=2**63 - 1)]
+
+#: Free text a partner stores with a record: printable, no control characters.
+PlainText = Annotated[str, Field(pattern=r"^[^\x00-\x1f\x7f]*$")]

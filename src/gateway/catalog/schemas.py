@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from domain.catalog.model import (
     Fetched,
@@ -97,11 +97,15 @@ class ProductPageRead(BaseModel):
 
 
 class AvailabilityItem(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     sku: Sku
-    quantity: Annotated[int, Field(gt=0, le=1_000_000)] = 1
+    quantity: Annotated[int, Field(gt=0, le=1_000_000, strict=True)] = 1
 
 
 class AvailabilityQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     items: Annotated[list[AvailabilityItem], Field(min_length=1, max_length=100)]
 
 

@@ -11,11 +11,13 @@ exits.
 from __future__ import annotations
 
 import asyncio
+import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import psutil
 
 from gateway.logs import get_logger
 
@@ -40,6 +42,7 @@ def start_embedded_postgres(state_dir: Path) -> EmbeddedPostgres:
     """
     data_dir = state_dir / "postgres"
     state_dir.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(data_dir)
     with warnings.catch_warnings():
         # Imported here, under this guard: at import time platformdirs warns
         # that XDG_RUNTIME_DIR is unset, as it is on most servers, and pgserver
@@ -54,6 +57,26 @@ def start_embedded_postgres(state_dir: Path) -> EmbeddedPostgres:
     pid: int | None = server.get_pid()
     log.info("database.embedded.ready", data_dir=str(data_dir), pid=pid)
     return EmbeddedPostgres(data_dir=data_dir, url=url, pid=pid)
+
+
+def _forget_dead_handles(data_dir: Path) -> None:
+    """Drop the pids of Portico processes that died without detaching.
+
+    pgserver stops the server when the last attached process exits, counting
+    attachments in a file of pids. A process killed outright never removes its
+    pid, so the server would never be stopped again; forget such pids first.
+    """
+    handles = data_dir / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text() or "[]")
+    except (FileNotFoundError, ValueError):
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+        log.info(
+            "database.embedded.dead_handles_forgotten", count=len(pids) - len(alive)
+        )
 
 
 async def _ensure_database(admin_url: str) -> None:

@@ -18,6 +18,7 @@ from gateway.accounts.service import Principal
 from gateway.api.dependencies import DbSession, get_sessions, require
 from gateway.api.problems import problem_responses
 from gateway.api.routing import PorticoRoute
+from gateway.api.types import StreamPosition
 from gateway.events.catalog import EVENT_TYPES
 from gateway.events.envelope import cloudevent
 from gateway.events.feed import events_after, latest_position
@@ -81,7 +82,7 @@ async def read_events(
     principal: EventsReader,
     session: DbSession,
     after: Annotated[
-        int, Query(ge=0, description="Last position seen; 0 for all.")
+        StreamPosition, Query(description="Last position seen; 0 for all.")
     ] = 0,
     types: TypesFilter = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
@@ -115,7 +116,7 @@ async def stream_events(
     sessions: Sessions,
     types: TypesFilter = None,
     after: Annotated[
-        int | None, Query(ge=0, description="Resume after this position.")
+        StreamPosition | None, Query(description="Resume after this position.")
     ] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> EventSourceResponse:
@@ -151,7 +152,11 @@ def _resume_position(after: int | None, last_event_id: str | None) -> int | None
         return after
     if last_event_id is None:
         return None
-    if not last_event_id.isdigit() or len(last_event_id) > 18:
+    if (
+        not last_event_id.isascii()
+        or not last_event_id.isdigit()
+        or len(last_event_id) > 18
+    ):
         raise InvalidInputError(
             "Last-Event-ID must be the id of an event this stream sent",
             field="Last-Event-ID",

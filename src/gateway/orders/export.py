@@ -106,6 +106,17 @@ async def export_response(
     )
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_safe(value: Any) -> Any:
+    """Keep text a spreadsheet would run as a formula from running (CSV
+    injection): such cells get a leading apostrophe, as spreadsheets expect."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 async def _csv(
     sessions: async_sessionmaker[AsyncSession],
     account: Account,
@@ -120,7 +131,9 @@ async def _csv(
         buffer.seek(0)
         buffer.truncate()
         for order in orders:
-            writer.writerows(_rows(order, account))
+            writer.writerows(
+                [_csv_safe(cell) for cell in row] for row in _rows(order, account)
+            )
         yield buffer.getvalue().encode()
 
 
@@ -132,7 +145,16 @@ async def _xlsx(
 ) -> AsyncIterator[bytes]:
     """Write the workbook to a temporary file; return its bytes as a stream."""
     spool = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the generator below
-    workbook = xlsxwriter.Workbook(spool, {"constant_memory": True, "in_memory": False})
+    workbook = xlsxwriter.Workbook(
+        spool,
+        {
+            "constant_memory": True,
+            "in_memory": False,
+            # A dealer's reference such as "=HYPERLINK(...)" stays text.
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+        },
+    )
     sheet = workbook.add_worksheet("orders")
     sheet.write_row(0, 0, COLUMNS)
     row_number = 1

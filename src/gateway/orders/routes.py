@@ -25,6 +25,7 @@ from gateway.api.problems import (
     problem_responses,
 )
 from gateway.api.routing import PorticoRoute
+from gateway.api.types import FilterDate
 from gateway.db.engine import transaction
 from gateway.orders.export import export_response
 from gateway.orders.repository import OrderFilter, OrderRepository, SortKey
@@ -48,7 +49,6 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         description="Required. A retry with the same key replays the first answer.",
-        max_length=255,
     ),
 ]
 SortName = Literal["created_at", "-created_at", "total", "-total", "status", "-status"]
@@ -178,10 +178,11 @@ def order_filter(
 
 StatusFilter = Annotated[list[OrderStatus] | None, Query(description="Repeatable.")]
 FromDate = Annotated[
-    date | None, Query(description="First day, in the account's time zone.")
+    FilterDate | None, Query(description="First day, in the account's time zone.")
 ]
 ToDate = Annotated[
-    date | None, Query(description="Last day (inclusive), in the account's time zone.")
+    FilterDate | None,
+    Query(description="Last day (inclusive), in the account's time zone."),
 ]
 ReferenceText = Annotated[
     str | None, Query(max_length=100, description="Text in the customer reference.")

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from domain.orders.model import ChangeSource, Order
 from domain.orders.status import OrderStatus
-from gateway.api.types import MoneyModel, Sku
+from gateway.api.types import FilterDate, MoneyModel, PlainText, Sku
 
 
 class OrderLineCreate(BaseModel):
@@ -28,10 +28,10 @@ class OrderCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     lines: Annotated[list[OrderLineCreate], Field(min_length=1, max_length=200)]
-    requested_date: date | None = Field(
+    requested_date: FilterDate | None = Field(
         default=None, description="Requested delivery date, in the account's calendar."
     )
-    customer_reference: Annotated[str, Field(max_length=100)] | None = Field(
+    customer_reference: Annotated[PlainText, Field(max_length=100)] | None = Field(
         default=None, description="The dealer's own purchase order number."
     )
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.accounts.model import Account
 from domain.backends import BackendRejectedError, BackendUnavailableError
 from domain.errors import ConflictError, NotFoundError
+from domain.money import format_amount
 from domain.orders.model import (
     ChangeSource,
     Order,
@@ -122,11 +123,17 @@ class OrderService:
             created_at=datetime.now(UTC),
         )
         total = order.total
-        if total is not None and needs_approval(total, buyer.approval_threshold):
+        threshold = buyer.approval_threshold
+        if (
+            total is not None
+            and threshold is not None
+            and needs_approval(total, threshold)
+        ):
             order.status = OrderStatus.PENDING_APPROVAL
             note = (
                 "the total exceeds the account's approval threshold of "
-                f"{buyer.approval_threshold:f}"
+                f"{format_amount(threshold, order.currency)} "
+                f"{order.currency}"
             )
         return PreparedOrder(order, note)
 

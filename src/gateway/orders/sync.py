@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from domain.backends import BackendError
 from domain.orders.erp import ErpOrderChange, ErpOrderState
 from domain.orders.model import ChangeSource
 from domain.orders.status import OrderStatus, can_move
@@ -68,7 +69,16 @@ class OrderSync:
                     SyncCursorRow.stream == STREAM,
                 )
             )
-            page = await self._erp.order_changes(cursor, self._batch)
+            try:
+                page = await self._erp.order_changes(cursor, self._batch)
+            except BackendError as error:
+                # Expected while the ERP is down: the next poll tries again.
+                log.warning(
+                    "order.sync.erp_unavailable",
+                    erp=self._erp_name,
+                    reason=error.reason,
+                )
+                return 0
             for change in page.changes:
                 await self._apply(session, change)
             await session.execute(

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import httpx
 import pytest
 from sqlalchemy import select
@@ -118,3 +120,15 @@ async def test_a_100_kb_header_is_a_431_problem(client: httpx.AsyncClient) -> No
 
     assert response.status_code == 431
     assert response.json()["code"] == "headers_too_large"
+
+
+async def test_admin_covers_the_accounts_scopes_but_never_reports_all(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    admin = await make_caller(sessions, scopes=frozenset({Scope.ADMIN}))
+
+    principal = await service.authenticate(sessions, admin.token, timedelta(seconds=60))
+
+    assert principal is not None
+    assert principal.allows(Scope.ORDERS_APPROVE)
+    assert not principal.allows(Scope.REPORTS_ALL)

@@ -207,3 +207,56 @@ async def test_health_and_readiness(client: httpx.AsyncClient, caller: Caller) -
     assert health.json() == {"status": "ok"}
     assert ready.status_code == 200
     assert ready.json()["status"] == "ready"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/orders?reference=a%00b",
+        "/v1/orders?created_to=9999-12-31",
+        "/v1/orders?created_from=0001-01-01",
+        "/v1/events?after=9223372036854775808",
+        "/v1/events?after=1000000000000000000000000000000",
+        "/v1/events/stream?after=9223372036854775808",
+    ],
+)
+async def test_edge_values_in_queries_are_422_not_500(
+    client: httpx.AsyncClient, caller: Caller, path: str
+) -> None:
+    response = await client.get(path, headers=caller.headers)
+
+    assert_problem(response, 422, response.json()["code"])
+
+
+@pytest.mark.parametrize("last_event_id", ["\u00b2", "1\u00b9", "-1", "abc"])
+async def test_a_foreign_last_event_id_is_a_422(
+    client: httpx.AsyncClient, caller: Caller, last_event_id: str
+) -> None:
+    response = await client.get(
+        "/v1/events/stream",
+        headers=[
+            *(
+                (name.encode(), value.encode())
+                for name, value in caller.headers.items()
+            ),
+            (b"Last-Event-ID", last_event_id.encode("latin-1")),
+        ],
+    )
+
+    assert_problem(response, 422, "invalid_input")
+
+
+async def test_a_nul_inside_a_json_string_is_a_422(
+    probe_client: httpx.AsyncClient,
+) -> None:
+    body = (
+        b'{"quantity": 1, "price": {"amount": "1.00", "currency": "EUR"}, '
+        b'"requested_at": "a\\u0000b"}'
+    )
+
+    response = await probe_client.post(
+        "/probe/echo", content=body, headers={"Content-Type": "application/json"}
+    )
+
+    assert_problem(response, 422, "validation_failed")
+    assert "NUL" in response.text

@@ -265,3 +265,31 @@ async def test_export_csv_and_xlsx(api: httpx.AsyncClient, dealer: Caller) -> No
         # constant_memory mode writes strings inline in the sheet.
         strings = workbook.read("xl/worksheets/sheet1.xml").decode()
     assert all(sku in strings for sku in ("P1", "P2", "P3"))
+
+
+async def test_exports_never_turn_a_reference_into_a_formula(
+    api: httpx.AsyncClient, dealer: Caller
+) -> None:
+    formula = '=HYPERLINK("http://evil","x")'
+    await place(api, dealer, order_body(("P1", 1), customer_reference=formula))
+
+    as_csv = await api.get("/v1/orders/export?format=csv", headers=dealer.headers)
+    as_xlsx = await api.get("/v1/orders/export?format=xlsx", headers=dealer.headers)
+
+    [row] = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert row["customer_reference"] == "'" + formula
+    with zipfile.ZipFile(io.BytesIO(as_xlsx.content)) as workbook:
+        sheet = workbook.read("xl/worksheets/sheet1.xml").decode()
+    assert "<f>" not in sheet
+    assert "HYPERLINK" in sheet
+
+
+@pytest.mark.parametrize("reference", ["a\u0000b", "red\r\nInjected: x", "\u001b[31m"])
+async def test_control_characters_in_a_reference_are_a_422(
+    api: httpx.AsyncClient, dealer: Caller, reference: str
+) -> None:
+    response = await place(
+        api, dealer, order_body(("P1", 1), customer_reference=reference)
+    )
+
+    assert response.status_code == 422

@@ -1,0 +1,1 @@
+"""Claims: complaints, returns and warranty cases against delivered goods."""

@@ -1,0 +1,1 @@
+"""Documents: the paperwork the ERP issues to an account, and its statement."""
