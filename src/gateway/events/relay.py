@@ -18,16 +18,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
-from cloudevents.core.bindings.kafka import to_binary
-from cloudevents.core.formats.json import JSONFormat
-from cloudevents.core.v1.event import CloudEvent
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Text, cast, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.db.engine import transaction
@@ -41,30 +40,46 @@ from gateway.settings import KafkaSettings
 log = get_logger(__name__)
 
 _LOCK = advisory_lock_key("portico.outbox.relay")
-_FORMAT = JSONFormat()
 MAX_BACKOFF_SECONDS = 30.0
 
 
-def kafka_message(row: OutboxRow) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
-    """Key, value and headers of ``row`` in CloudEvents' Kafka binary mode."""
-    attributes = {
-        "specversion": "1.0",
-        "id": str(row.event_id),
-        "source": SOURCE,
-        "type": row.type,
-        "subject": row.subject,
-        "time": row.occurred_at,
-        "datacontenttype": "application/json",
-        "sequence": str(row.position),
-        "accountid": str(row.account_id),
-    }
+@dataclass(frozen=True, slots=True)
+class RelayRow:
+    """What the relay reads of an outbox row; ``data`` stays JSON text."""
+
+    id: int
+    position: int
+    event_id: uuid.UUID
+    type: str
+    subject: str
+    account_id: uuid.UUID
+    correlation_id: str | None
+    occurred_at: datetime
+    data: str
+
+
+def kafka_message(row: RelayRow) -> tuple[bytes, bytes, list[tuple[str, bytes]]]:
+    """Key, value and headers of ``row`` in CloudEvents' Kafka binary mode.
+
+    Written directly rather than through the CloudEvents SDK, which validates
+    an event object and re-serialises its data on every message: a fifth of
+    the relay's time in benchmark K1. The tests parse what is written here
+    with the SDK's own Kafka binding, so the format stays the SDK's.
+    """
+    headers = [
+        ("ce_specversion", b"1.0"),
+        ("ce_id", str(row.event_id).encode()),
+        ("ce_source", SOURCE.encode()),
+        ("ce_type", row.type.encode()),
+        ("ce_subject", row.subject.encode()),
+        ("ce_time", row.occurred_at.isoformat().encode()),
+        ("ce_sequence", str(row.position).encode()),
+        ("ce_accountid", str(row.account_id).encode()),
+        ("content-type", b"application/json"),
+    ]
     if row.correlation_id:
-        attributes["correlationid"] = row.correlation_id
-    message = to_binary(
-        CloudEvent(attributes, row.data), _FORMAT, key_mapper=lambda _: row.subject
-    )
-    key = message.key if isinstance(message.key, bytes) else str(message.key).encode()
-    return key, message.value, list(message.headers.items())
+        headers.append(("ce_correlationid", row.correlation_id.encode()))
+    return row.subject.encode(), row.data.encode(), headers
 
 
 class KafkaRelay:
@@ -112,29 +127,69 @@ class KafkaRelay:
         async with transaction(self._sessions) as session:
             if not await session.scalar(select(func.pg_try_advisory_xact_lock(_LOCK))):
                 return None
-            rows = list(
-                await session.scalars(
-                    select(OutboxRow)
-                    .where(
-                        OutboxRow.position.is_not(None),
-                        OutboxRow.published_at.is_(None),
-                    )
-                    .order_by(OutboxRow.position)
-                    .limit(self._settings.batch)
+            result = await session.execute(
+                select(
+                    OutboxRow.id,
+                    # Never null here (the WHERE clause); coalesce types it so.
+                    func.coalesce(OutboxRow.position, 0),
+                    OutboxRow.event_id,
+                    OutboxRow.type,
+                    OutboxRow.subject,
+                    OutboxRow.account_id,
+                    OutboxRow.correlation_id,
+                    OutboxRow.occurred_at,
+                    cast(OutboxRow.data, Text),
                 )
+                .where(
+                    OutboxRow.position.is_not(None),
+                    OutboxRow.published_at.is_(None),
+                )
+                .order_by(OutboxRow.position)
+                .limit(self._settings.batch)
             )
+            rows = [
+                RelayRow(
+                    row_id,
+                    position,
+                    event_id,
+                    event_type,
+                    subject,
+                    account_id,
+                    correlation_id,
+                    occurred_at,
+                    data,
+                )
+                for (
+                    row_id,
+                    position,
+                    event_id,
+                    event_type,
+                    subject,
+                    account_id,
+                    correlation_id,
+                    occurred_at,
+                    data,
+                ) in result
+            ]
             if not rows:
                 return 0
             await self._send(rows)
+            # Under the relay lock nothing else publishes, so "up to the last
+            # position sent" names exactly the rows just sent.
             await session.execute(
                 update(OutboxRow)
-                .where(OutboxRow.id.in_([row.id for row in rows]))
+                .where(
+                    OutboxRow.position.is_not(None),
+                    OutboxRow.position <= rows[-1].position,
+                    OutboxRow.published_at.is_(None),
+                )
                 .values(published_at=func.now())
+                .execution_options(synchronize_session=False)
             )
         log.info("events.relay.published", count=len(rows), last=rows[-1].position)
         return len(rows)
 
-    async def _send(self, rows: Sequence[OutboxRow]) -> None:
+    async def _send(self, rows: Sequence[RelayRow]) -> None:
         producer = await self._ensure_producer()
         acknowledgements = []
         for row in rows:

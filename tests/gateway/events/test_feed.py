@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from domain.accounts.scopes import Scope
 from gateway.db.engine import transaction
 from gateway.events.consumer import first_delivery
+from gateway.events.feed import latest_position
 from gateway.events.outbox import record_event
 from gateway.events.sequencer import Sequencer
 from tests.support.factories import Caller, make_caller
@@ -185,7 +186,10 @@ async def test_the_stream_sends_events_as_they_commit_and_resumes(
 
     async with live_server(app) as served:
         base_url = served
-        listener = asyncio.create_task(listen({}, 2))
+        async with sessions() as session:
+            start = await latest_position(session, caller.account.id)
+        # An explicit start: a stream opened late must still see both events.
+        listener = asyncio.create_task(listen({"Last-Event-ID": str(start)}, 2))
         await asyncio.sleep(0.3)
         for n in range(2):
             async with transaction(sessions) as session:

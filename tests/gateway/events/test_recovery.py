@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.db.engine import plain_url, transaction
+from gateway.events.feed import latest_position
 from gateway.events.outbox import record_event
 from gateway.events.relay import KafkaRelay
 from gateway.events.sequencer import Sequencer
@@ -91,12 +92,17 @@ async def test_the_live_stream_carries_on_after_connections_drop(
 ) -> None:
     sequencer = Sequencer(sessions)
     await sequencer.run_until_idle()
+    async with sessions() as session:
+        start = await latest_position(session, caller.account.id)
     seen: list[str] = []
 
     async def listen(base_url: str) -> None:
         async with (
             httpx.AsyncClient(base_url=base_url, timeout=15) as http,
-            http.stream("GET", "/v1/events/stream", headers=caller.headers) as response,
+            # An explicit start: a stream opened late must still see event 1.
+            http.stream(
+                "GET", f"/v1/events/stream?after={start}", headers=caller.headers
+            ) as response,
         ):
             async for line in response.aiter_lines():
                 if line.startswith("data:"):
@@ -113,6 +119,6 @@ async def test_the_live_stream_carries_on_after_connections_drop(
         await drop_every_connection(engine)
         await emit(sessions, caller, 2)
         await sequencer.run_until_idle()
-        await asyncio.wait_for(listener, 15)
+        await asyncio.wait_for(listener, 30)
 
     assert seen == ["order-1", "order-2"]
