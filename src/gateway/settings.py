@@ -23,6 +23,9 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.claims.settings import ClaimsSettings
+from gateway.storage.settings import AttachmentStorageSettings
+
 
 class RunMode(enum.StrEnum):
     DEVELOPMENT = "development"
@@ -266,6 +269,10 @@ class Settings(BaseSettings):
     peers: PeerSettings = Field(default_factory=PeerSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    claims: ClaimsSettings = Field(default_factory=ClaimsSettings)
+    storage: AttachmentStorageSettings = Field(
+        default_factory=AttachmentStorageSettings
+    )
 
     @model_validator(mode="after")
     def _ports_name_connectors(self) -> Settings:

@@ -8,13 +8,14 @@ Connector behaviour against real systems is tested elsewhere, on real peers.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from domain.backends import BackendError, BackendRejectedError
+from domain.backends import BackendError, BackendNotFoundError, BackendRejectedError
 from domain.catalog.model import (
     PriceQuote,
     Product,
@@ -22,6 +23,21 @@ from domain.catalog.model import (
     StockLevel,
     WarehouseStock,
 )
+from domain.claims.erp import (
+    ErpClaimChange,
+    ErpClaimChangePage,
+    ErpClaimMessage,
+    ErpClaimReceipt,
+    ErpClaimRequest,
+    ErpClaimState,
+)
+from domain.documents.erp import (
+    CustomerLedger,
+    ErpDocument,
+    ErpDocumentPage,
+    LedgerEntry,
+)
+from domain.documents.model import DocumentContent
 from domain.money import Money
 from domain.orders.erp import (
     ErpChangePage,
@@ -49,6 +65,25 @@ class InMemoryErp:
     calls: list[str] = field(default_factory=list)
     orders: dict[str, ErpOrderRequest] = field(default_factory=dict)
     changes: list[ErpOrderChange] = field(default_factory=list)
+    #: Documents as the ERP reports them, oldest change first.
+    documents: list[ErpDocument] = field(default_factory=list)
+    #: Rendered files by external reference: (media type, file name, bytes).
+    renderings: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)
+    #: External references whose rendering was opened and then closed.
+    closed_renderings: list[str] = field(default_factory=list)
+    #: Receivable postings per customer reference, any date.
+    ledgers: dict[str, list[LedgerEntry]] = field(default_factory=dict)
+    #: Delivered quantity per SKU, by ERP order id.
+    deliveries: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+    claims: dict[str, ErpClaimRequest] = field(default_factory=dict)
+    claim_states: dict[str, ErpClaimState] = field(default_factory=dict)
+    claim_changes_feed: list[ErpClaimChange] = field(default_factory=list)
+    claim_messages: list[ErpClaimMessage] = field(default_factory=list)
+    #: Messages Portico posted: (claim external id, author, body).
+    posted_messages: list[tuple[str, str, str]] = field(default_factory=list)
+    _message_ids: itertools.count[int] = field(
+        default_factory=lambda: itertools.count(1)
+    )
 
     def add(self, sku: str, price: str, stock: int = 0) -> Product:
         product = Product(
@@ -167,5 +202,122 @@ class InMemoryErp:
                 number=f"SO{external_id}",
                 state=state,
                 changed_at=datetime.now(UTC),
+            )
+        )
+
+    # ErpDocumentsPort
+
+    async def document_changes(self, cursor: str | None, limit: int) -> ErpDocumentPage:
+        await self._enter("document_changes")
+        start = int(cursor or 0)
+        page = self.documents[start : start + limit]
+        return ErpDocumentPage(tuple(page), str(start + len(page)))
+
+    async def open_document(self, external_ref: str) -> DocumentContent:
+        await self._enter("open_document")
+        if external_ref not in self.renderings:
+            raise BackendNotFoundError("erp", "open_document", external_ref)
+        media_type, filename, data = self.renderings[external_ref]
+
+        async def chunks() -> AsyncIterator[bytes]:
+            for offset in range(0, len(data), 1024):
+                yield data[offset : offset + 1024]
+
+        async def aclose() -> None:
+            self.closed_renderings.append(external_ref)
+
+        return DocumentContent(media_type, filename, len(data), chunks(), aclose)
+
+    async def customer_ledger(
+        self, customer_ref: str, start: date, end: date
+    ) -> CustomerLedger:
+        await self._enter("customer_ledger")
+        entries = self.ledgers.get(customer_ref, [])
+        opening = sum(
+            (entry.debit - entry.credit for entry in entries if entry.date < start),
+            Decimal(0),
+        )
+        return CustomerLedger(
+            currency="USD",
+            start=start,
+            end=end,
+            opening_balance=Money(opening, "USD"),
+            entries=tuple(
+                sorted(
+                    (entry for entry in entries if start <= entry.date <= end),
+                    key=lambda entry: entry.date,
+                )
+            ),
+        )
+
+    # ErpClaimsPort
+
+    async def delivered_quantities(self, order_external_id: str) -> dict[str, Decimal]:
+        await self._enter("delivered_quantities")
+        return dict(self.deliveries.get(order_external_id, {}))
+
+    async def find_claim(self, claim_id: uuid.UUID) -> ErpClaimReceipt | None:
+        await self._enter("find_claim")
+        for external_id, request in self.claims.items():
+            if request.claim_id == claim_id:
+                return ErpClaimReceipt(external_id, f"C{external_id}")
+        return None
+
+    async def submit_claim(self, request: ErpClaimRequest) -> ErpClaimReceipt:
+        await self._enter("submit_claim")
+        external_id = str(len(self.claims) + 1)
+        self.claims[external_id] = request
+        self.decide_claim(external_id, ErpClaimState.IN_REVIEW)
+        return ErpClaimReceipt(external_id, f"C{external_id}")
+
+    async def post_claim_message(self, external_id: str, author: str, body: str) -> str:
+        await self._enter("post_claim_message")
+        self.posted_messages.append((external_id, author, body))
+        return f"m{next(self._message_ids)}"
+
+    async def resume_claim(self, external_id: str) -> None:
+        await self._enter("resume_claim")
+        if self.claim_states[external_id] is ErpClaimState.RETURNED:
+            self.decide_claim(external_id, ErpClaimState.IN_REVIEW)
+
+    async def withdraw_claim(self, external_id: str) -> None:
+        await self._enter("withdraw_claim")
+        if self.claim_states[external_id] is not ErpClaimState.CANCELLED:
+            self.decide_claim(external_id, ErpClaimState.CANCELLED)
+
+    async def claim_changes(self, cursor: str | None, limit: int) -> ErpClaimChangePage:
+        await self._enter("claim_changes")
+        changes_at, messages_at = (int(part) for part in (cursor or "0;0").split(";"))
+        changes = self.claim_changes_feed[changes_at : changes_at + limit]
+        messages = self.claim_messages[messages_at : messages_at + limit]
+        return ErpClaimChangePage(
+            tuple(changes),
+            tuple(messages),
+            f"{changes_at + len(changes)};{messages_at + len(messages)}",
+        )
+
+    def decide_claim(self, external_id: str, state: ErpClaimState) -> None:
+        """What the supplier's staff do with a claim: the poller will see it."""
+        request = self.claims[external_id]
+        self.claim_states[external_id] = state
+        self.claim_changes_feed.append(
+            ErpClaimChange(
+                claim_id=request.claim_id,
+                external_id=external_id,
+                number=f"C{external_id}",
+                state=state,
+                changed_at=datetime.now(UTC),
+            )
+        )
+
+    def write_to_customer(self, external_id: str, author: str, body: str) -> None:
+        """A message the supplier's staff write on a claim."""
+        self.claim_messages.append(
+            ErpClaimMessage(
+                external_id=external_id,
+                message_ref=f"s{len(self.claim_messages) + 1}",
+                author=author,
+                body=body,
+                written_at=datetime.now(UTC),
             )
         )

@@ -19,6 +19,10 @@ How Tryton's words map to Portico's:
 - Orders: ``sale.sale``, with Portico's order id as the sale's reference;
   see :mod:`connectors.tryton.orders` for the states and the change feed.
   Submitting is the one call that is never retried here.
+- Documents and the customer's ledger (:class:`~domain.ports.ErpDocumentsPort`):
+  see :mod:`connectors.tryton.documents`.
+- Claims (:class:`~domain.ports.ErpClaimsPort`): ``sale.complaint``; see
+  :mod:`connectors.tryton.claims`. Submitting is never retried here either.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -35,6 +39,8 @@ from pydantic import Field, SecretStr
 
 from connectors.runtime import Connector, ConnectorCalls, ConnectorConfig
 from connectors.runtime.http import build_http_client
+from connectors.tryton.claims import TrytonClaims
+from connectors.tryton.documents import TrytonDocuments
 from connectors.tryton.orders import TrytonOrders
 from connectors.tryton.rpc import (
     TrytonError,
@@ -56,7 +62,10 @@ from domain.catalog.model import (
     StockLevel,
     WarehouseStock,
 )
+from domain.claims.erp import ErpClaimChangePage, ErpClaimReceipt, ErpClaimRequest
 from domain.customers import Customer
+from domain.documents.erp import CustomerLedger, ErpDocumentPage
+from domain.documents.model import DocumentContent
 from domain.money import Money
 from domain.orders.erp import ErpChangePage, ErpOrderReceipt, ErpOrderRequest
 
@@ -82,6 +91,11 @@ class TrytonConfig(ConnectorConfig):
     currency: str = Field(
         default="USD", description="ISO 4217 code of the company's currency."
     )
+    complaint_type_id: int | None = Field(
+        default=None,
+        description="The sale.complaint.type claims are filed under; unset: the "
+        "first active type whose origin is a sale.",
+    )
 
 
 class TrytonConnector(Connector):
@@ -106,6 +120,8 @@ class TrytonConnector(Connector):
         self._warehouses: list[tuple[int, str]] | None = None
         self._price_lists: dict[int, int | None] = {}
         self._orders = TrytonOrders(self._rpc, name)
+        self._documents = TrytonDocuments(self._rpc, self._http, name)
+        self._claims = TrytonClaims(self._rpc, name, config.complaint_type_id)
 
     async def aclose(self) -> None:
         await self._http.aclose()
@@ -274,6 +290,70 @@ class TrytonConnector(Connector):
         """
         return await self._read(
             "order_changes", lambda: self._orders.changes(cursor, limit)
+        )
+
+    # ErpDocumentsPort
+
+    async def document_changes(self, cursor: str | None, limit: int) -> ErpDocumentPage:
+        """Invoices, credit notes, delivery notes and quotations changed
+        after ``cursor``; see :mod:`connectors.tryton.documents`."""
+        return await self._read(
+            "document_changes", lambda: self._documents.changes(cursor, limit)
+        )
+
+    async def open_document(self, external_ref: str) -> DocumentContent:
+        """Tryton's rendering of the document, streamed as it arrives."""
+        return await self._read(
+            "open_document", lambda: self._documents.open(external_ref)
+        )
+
+    async def customer_ledger(
+        self, customer_ref: str, start: date, end: date
+    ) -> CustomerLedger:
+        return await self._read(
+            "customer_ledger", lambda: self._documents.ledger(customer_ref, start, end)
+        )
+
+    # ErpClaimsPort
+
+    async def delivered_quantities(self, order_external_id: str) -> dict[str, Decimal]:
+        return await self._read(
+            "delivered_quantities", lambda: self._claims.delivered(order_external_id)
+        )
+
+    async def find_claim(self, claim_id: uuid.UUID) -> ErpClaimReceipt | None:
+        return await self._read("find_claim", lambda: self._claims.find(claim_id))
+
+    async def submit_claim(self, request: ErpClaimRequest) -> ErpClaimReceipt:
+        """Open and submit the complaint; never retried here (see
+        :meth:`find_claim`)."""
+        return await self._call(
+            "submit_claim", lambda: self._claims.submit(request), idempotent=False
+        )
+
+    async def post_claim_message(self, external_id: str, author: str, body: str) -> str:
+        """Post on the complaint's chat; not retried (a repeat would post twice)."""
+        return await self._call(
+            "post_claim_message",
+            lambda: self._claims.post_message(external_id, author, body),
+            idempotent=False,
+        )
+
+    async def resume_claim(self, external_id: str) -> None:
+        await self._call(
+            "resume_claim", lambda: self._claims.resume(external_id), idempotent=True
+        )
+
+    async def withdraw_claim(self, external_id: str) -> None:
+        await self._call(
+            "withdraw_claim",
+            lambda: self._claims.withdraw(external_id),
+            idempotent=True,
+        )
+
+    async def claim_changes(self, cursor: str | None, limit: int) -> ErpClaimChangePage:
+        return await self._read(
+            "claim_changes", lambda: self._claims.changes(cursor, limit)
         )
 
     # CmsPort

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import re
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -21,8 +23,13 @@ from gateway.api.routes import health, me
 from gateway.backends import Backends, BackendWiringError, build_backends
 from gateway.catalog import routes as catalog_routes
 from gateway.catalog.cache import TtlPartCache
+from gateway.claims import routes as claim_routes
+from gateway.claims.routes import MULTIPART_OVERHEAD
+from gateway.claims.wiring import claim_service
 from gateway.db.embedded import start_embedded_postgres
 from gateway.db.engine import create_engine, plain_url, session_factory
+from gateway.documents import routes as document_routes
+from gateway.documents.wiring import document_service
 from gateway.events import routes as event_routes
 from gateway.events.notifier import Notifier
 from gateway.events.sequencer import EVENTS_CHANNEL
@@ -30,6 +37,7 @@ from gateway.logs import configure_logging, get_logger
 from gateway.orders import routes as order_routes
 from gateway.orders.service import OrderService
 from gateway.settings import RunMode, Settings, load_settings
+from gateway.storage.wiring import attachment_store
 
 log = get_logger(__name__)
 
@@ -91,6 +99,7 @@ def create_app(settings: Settings, backends: Backends | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stack = contextlib.AsyncExitStack()
         url = await _database_url(settings)
         engine = create_engine(settings.database, url)
         app.state.engine = engine
@@ -101,6 +110,11 @@ def create_app(settings: Settings, backends: Backends | None = None) -> FastAPI:
         app.state.orders = (
             None if wired.erp is None else OrderService(wired.erp, wired.erp_name)
         )
+        app.state.documents = document_service(wired)
+        store = await stack.enter_async_context(
+            attachment_store(settings.storage, app.state.sessions)
+        )
+        app.state.claims = claim_service(wired, store, settings.claims)
         notifier = Notifier(plain_url(url), EVENTS_CHANNEL)
         notifier.start()
         app.state.events_notifier = notifier
@@ -108,6 +122,7 @@ def create_app(settings: Settings, backends: Backends | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await stack.aclose()
             await notifier.stop()
             await wired.aclose()
             await engine.dispose()
@@ -136,6 +151,15 @@ def create_app(settings: Settings, backends: Backends | None = None) -> FastAPI:
                 "name": "events",
                 "description": "What changed, in commit order: a feed and a stream.",
             },
+            {
+                "name": "documents",
+                "description": "Invoices, credit notes, delivery notes, quotations "
+                "and the reconciliation statement.",
+            },
+            {
+                "name": "claims",
+                "description": "Complaints, returns and warranty cases.",
+            },
             {"name": "operations", "description": "Health and readiness probes."},
         ],
     )
@@ -146,6 +170,8 @@ def create_app(settings: Settings, backends: Backends | None = None) -> FastAPI:
     app.include_router(catalog_routes.router)
     app.include_router(order_routes.router)
     app.include_router(event_routes.router)
+    app.include_router(document_routes.router)
+    app.include_router(claim_routes.router)
     install_exception_handlers(app)
     install_openapi(app)
     if settings.http.cors_origins:
@@ -163,7 +189,16 @@ def create_app(settings: Settings, backends: Backends | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "ETag", "Content-Disposition"],
             max_age=600,
         )
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.http.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=settings.http.max_body_bytes,
+        overrides=[
+            (
+                re.compile(r"/v1/claims/[^/]+/attachments"),
+                settings.claims.max_attachment_bytes + MULTIPART_OVERHEAD,
+            )
+        ],
+    )
     app.add_middleware(
         RequestContextMiddleware, max_header_bytes=settings.http.max_header_bytes
     )

@@ -7,7 +7,9 @@ adds no task per request and never buffers a streamed response.
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import structlog
@@ -129,15 +131,29 @@ class BodyLimitMiddleware:
     read; a chunked body is counted as it streams and cut off at the limit.
     """
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        overrides: Sequence[tuple[re.Pattern[str], int]] = (),
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        #: Paths with a limit of their own (attachment uploads), first match wins.
+        self.overrides = tuple(overrides)
+
+    def limit_for(self, path: str) -> int:
+        for pattern, limit in self.overrides:
+            if pattern.fullmatch(path):
+                return limit
+        return self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_body_bytes
+        limit = self.limit_for(scope["path"])
         declared = _header(scope["headers"], b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
             response = problem_response(

@@ -11,7 +11,10 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from gateway.accounts.schemas import AccountRead
+from gateway.claims.schemas import ClaimRead
+from gateway.documents.schemas import DocumentRead
 from gateway.orders.schemas import OrderRead
+from gateway.webhooks.schemas import WebhookEndpointRead
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +42,47 @@ EVENT_TYPES: dict[str, EventSpec] = {
             OrderRead,
         ),
         EventSpec(
+            "document.issued",
+            "documents",
+            "The ERP issued a document to the account (an invoice or credit note "
+            "posted, a delivery note shipped, a quotation sent); data is the "
+            "document as GET /v1/documents/{id} shows it.",
+            DocumentRead,
+        ),
+        EventSpec(
+            "document.updated",
+            "documents",
+            "A document changed in the ERP (paid, cancelled, re-dated) or "
+            "appeared while still being prepared; data is the document.",
+            DocumentRead,
+        ),
+        EventSpec(
+            "claim.created",
+            "claims",
+            "A claim was filed; data is the claim as GET /v1/claims/{id} shows it.",
+            ClaimRead,
+        ),
+        EventSpec(
+            "claim.updated",
+            "claims",
+            "A claim moved (review, the supplier's decision, settlement, "
+            "withdrawal) or gained a comment or a file; data is the claim.",
+            ClaimRead,
+        ),
+        EventSpec(
             "account.created",
             "accounts",
             "A customer account was opened; data is the account.",
             AccountRead,
+        ),
+        EventSpec(
+            "webhook.endpoint_disabled",
+            "webhooks",
+            "Portico disabled one of the account's webhook endpoints: it answered "
+            "410 Gone, or every attempt failed for longer than the deployment "
+            "allows. data is the endpoint (never its secret); disabled_reason "
+            "says why.",
+            WebhookEndpointRead,
         ),
     )
 }

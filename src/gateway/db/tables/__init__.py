@@ -2,6 +2,16 @@
 
 from gateway.db.tables.accounts import AccountRow, ApiKeyRow
 from gateway.db.tables.base import Base
+from gateway.db.tables.claims import (
+    AttachmentChunkRow,
+    ClaimAttachmentRow,
+    ClaimCommentRow,
+    ClaimErpTaskRow,
+    ClaimEventRow,
+    ClaimLineRow,
+    ClaimRow,
+)
+from gateway.db.tables.documents import DocumentRow
 from gateway.db.tables.idempotency import IdempotencyKeyRow
 from gateway.db.tables.orders import OrderEventRow, OrderLineRow, OrderRow
 from gateway.db.tables.outbox import OutboxRow, ProcessedEventRow, SyncCursorRow
@@ -17,7 +27,15 @@ from gateway.db.tables.webhooks import (
 __all__ = [
     "AccountRow",
     "ApiKeyRow",
+    "AttachmentChunkRow",
     "Base",
+    "ClaimAttachmentRow",
+    "ClaimCommentRow",
+    "ClaimErpTaskRow",
+    "ClaimEventRow",
+    "ClaimLineRow",
+    "ClaimRow",
+    "DocumentRow",
     "ExternalRefRow",
     "IdempotencyKeyRow",
     "OrderEventRow",

@@ -129,9 +129,7 @@ class WebhookDeliveryRow(Base):
     #: ``attempt_count`` when the current retry budget began (a manual retry
     #: starts a new one).
     budget_start: Mapped[int] = mapped_column(Integer, server_default="0")
-    next_attempt_at: Mapped[datetime | None] = mapped_column(
-        server_default=func.now()
-    )
+    next_attempt_at: Mapped[datetime | None] = mapped_column(server_default=func.now())
     lease_token: Mapped[uuid.UUID | None]
     leased_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
