@@ -121,6 +121,73 @@ def affinity_of(pid: int) -> str:
         return "unknown"
 
 
+def pin_process(pid: int, cpu: int) -> bool:
+    """Pin every thread of process ``pid`` to ``cpu``; False if it is gone.
+
+    ``os.sched_setaffinity(pid)`` moves one thread only: a multi-threaded
+    server (the Kafka broker runs a thread pool) keeps its other threads
+    where they were, so each thread in ``/proc/<pid>/task`` is pinned.
+    """
+    try:
+        threads = [int(task.name) for task in Path(f"/proc/{pid}/task").iterdir()]
+    except OSError:
+        threads = [pid]
+    pinned = False
+    for thread in threads:
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(thread, {cpu})
+            pinned = True
+    return pinned
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its living descendants (Linux ``/proc``)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(stat[1]), []).append(int(entry.name))
+    tree: list[int] = []
+    todo = [pid]
+    while todo:
+        current = todo.pop()
+        tree.append(current)
+        todo += children.get(current, [])
+    return tree
+
+
+def cpu_ticks(cpu: int) -> tuple[int, int] | None:
+    """Busy and total clock ticks CPU ``cpu`` has counted since boot, every
+    process included (``/proc/stat``; steal counts as busy). Two readings
+    give how busy the CPU was in between, whoever kept it busy."""
+    try:
+        lines = Path("/proc/stat").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        name, *fields = line.split()
+        if name == f"cpu{cpu}":
+            user, nice, system, idle, iowait, irq, softirq, steal = map(int, fields[:8])
+            busy = user + nice + system + irq + softirq + steal
+            return busy, busy + idle + iowait
+    return None
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time process ``pid`` has used (Linux only)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1]
+    except OSError:
+        return None
+    parts = fields.split()
+    ticks = int(parts[11]) + int(parts[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 # --- the stub backend process ------------------------------------------------
 
 
@@ -135,13 +202,7 @@ class Stub:
 
     def cpu_seconds(self) -> float | None:
         """User plus system CPU time the stub has used so far (Linux only)."""
-        try:
-            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1]
-        except OSError:
-            return None
-        parts = fields.split()
-        ticks = int(parts[11]) + int(parts[12])  # utime, stime
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.pid)
 
 
 @contextlib.contextmanager
@@ -372,28 +433,21 @@ def environment_rows(
         f"driver pid {own} (Portico, baseline and load driver in one process) on "
         f"CPU {affinity_of(own)}; stub pid {stub.pid} on CPU {affinity_of(stub.pid)}"
     )
-    loop_version = f"uvloop {_version('uvloop')}" if loop == "uvloop" else "asyncio"
     return [
-        ("Python", f"{platform.python_version()} ({platform.python_implementation()})"),
-        (
-            "libraries",
-            ", ".join(
-                f"{name} {_version(name)}"
-                for name in (
-                    "httpx",
-                    "httpcore",
-                    "aiohttp",
-                    "httpx-aiohttp",
-                    "structlog",
-                    "stamina",
-                    "purgatory",
-                    "pydantic",
-                )
-            ),
+        python_row(),
+        library_row(
+            "httpx",
+            "httpcore",
+            "aiohttp",
+            "httpx-aiohttp",
+            "structlog",
+            "stamina",
+            "purgatory",
+            "pydantic",
         ),
-        ("Portico", f"portico-gateway {_version('portico-gateway')}, {_git_commit()}"),
-        ("event loop", f"{loop_version} in both processes"),
-        ("CPUs", f"{os.cpu_count()} x {_cpu_model()}, {platform.system()}"),
+        portico_row(),
+        ("event loop", f"{loop_description(loop)} in both processes"),
+        cpus_row(),
         ("pinning", f"{pinning.note}: {where}"),
         ("logging", logging_note),
         (
@@ -401,6 +455,36 @@ def environment_rows(
             f"{load_at_start} at start, {load_average()} at end",
         ),
     ]
+
+
+def python_row() -> tuple[str, str]:
+    return (
+        "Python",
+        f"{platform.python_version()} ({platform.python_implementation()})",
+    )
+
+
+def library_row(*distributions: str) -> tuple[str, str]:
+    """The installed version of each distribution, for the environment table."""
+    return (
+        "libraries",
+        ", ".join(f"{name} {_version(name)}" for name in distributions),
+    )
+
+
+def portico_row() -> tuple[str, str]:
+    return (
+        "Portico",
+        f"portico-gateway {_version('portico-gateway')}, {_git_commit()}",
+    )
+
+
+def cpus_row() -> tuple[str, str]:
+    return ("CPUs", f"{os.cpu_count()} x {_cpu_model()}, {platform.system()}")
+
+
+def loop_description(loop: LoopName) -> str:
+    return f"uvloop {_version('uvloop')}" if loop == "uvloop" else "asyncio"
 
 
 def render_environment(rows: Sequence[tuple[str, str]]) -> str:
