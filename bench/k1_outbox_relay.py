@@ -72,12 +72,11 @@ from tests.support.database import test_database
 from bench import _support as support
 from gateway.db.engine import create_engine, plain_url, session_factory
 from gateway.db.migrations import upgrade_to_head
-from gateway.db.tables import OutboxRow
 from gateway.events import relay as relay_module
 from gateway.events.catalog import family_of
 from gateway.events.notifier import Notifier
 from gateway.events.outbox import OUTBOX_CHANNEL, record_event
-from gateway.events.relay import KafkaRelay, kafka_message
+from gateway.events.relay import KafkaRelay, RelayRow, kafka_message
 from gateway.events.sequencer import EVENTS_CHANNEL, Sequencer
 from gateway.peers.kafka import KafkaPeer, tansu_binary
 from gateway.settings import DatabaseSettings, KafkaSettings
@@ -214,15 +213,16 @@ def encode(events: Sequence[Event]) -> tuple[list[Message], float]:
     from rows like the ones the relay reads; and the seconds that took."""
     occurred_at = datetime.now(UTC)
     rows = [
-        OutboxRow(
+        RelayRow(
+            id=position,
+            position=position,
             event_id=event.event_id,
             type=EVENT_TYPE,
-            account_id=event.account_id,
             subject=event.subject,
-            data=json.loads(event.data),
+            account_id=event.account_id,
             correlation_id=None,
             occurred_at=occurred_at,
-            position=position,
+            data=event.data,
         )
         for position, event in enumerate(events, start=1)
     ]
