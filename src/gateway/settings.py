@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.claims.settings import ClaimsSettings
 from gateway.storage.settings import AttachmentStorageSettings
+from gateway.webhooks.settings import WebhookSettings
 
 
 class RunMode(enum.StrEnum):
@@ -273,6 +274,7 @@ class Settings(BaseSettings):
     storage: AttachmentStorageSettings = Field(
         default_factory=AttachmentStorageSettings
     )
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     @model_validator(mode="after")
     def _ports_name_connectors(self) -> Settings:

@@ -4,6 +4,8 @@ Runs, side by side, until SIGTERM or Ctrl-C:
 
 - the sequencer, giving committed events their commit-order position;
 - the Kafka relay, when a broker is configured;
+- webhook fan-out (a delivery per matching endpoint) and dispatch (signed
+  requests, retries with backoff, several replicas without double sends);
 - order submission to the ERP (leased, retried with backoff);
 - order status sync back from the ERP (one poller per ERP across replicas);
 - removal of expired idempotency keys and of published events past retention.
@@ -38,6 +40,9 @@ from gateway.orders.submission import OrderSubmitter
 from gateway.orders.sync import OrderSync
 from gateway.runtime import Runtime
 from gateway.settings import Settings
+from gateway.webhooks.dispatcher import WebhookDispatcher
+from gateway.webhooks.fanout import WebhookFanout
+from gateway.webhooks.messages import DELIVERIES_CHANNEL
 
 log = get_logger(__name__)
 
@@ -87,6 +92,8 @@ def worker_schedules(
     outbox_wake: Notifier | None = None,
     events_wake: Notifier | None = None,
     relay: KafkaRelay | None = None,
+    dispatcher: WebhookDispatcher | None = None,
+    deliveries_wake: Notifier | None = None,
 ) -> list[Schedule]:
     sequencer = Sequencer(sessions)
     schedules = [
@@ -99,6 +106,25 @@ def worker_schedules(
             lambda: idempotency.purge_expired(sessions),
         ),
     ]
+    schedules.append(
+        Schedule(
+            "webhooks.fanout",
+            1.0,
+            WebhookFanout(sessions, settings.webhooks.fanout_batch).run_once,
+            drain=True,
+            wake=events_wake,
+        )
+    )
+    if dispatcher is not None:
+        schedules.append(
+            Schedule(
+                "webhooks.dispatch",
+                1.0,
+                dispatcher.run_once,
+                drain=True,
+                wake=deliveries_wake,
+            )
+        )
     if relay is not None:
         schedules += [
             Schedule("events.relay", 1.0, relay.run_once, drain=True, wake=events_wake),
@@ -150,17 +176,29 @@ async def run_worker(
         if settings.kafka.bootstrap_servers is None
         else KafkaRelay(sessions, settings.kafka)
     )
+    deliveries_wake = Notifier(plain_url(runtime.database_url), DELIVERIES_CHANNEL)
+    dispatcher = WebhookDispatcher(sessions, settings.webhooks)
     outbox_wake.start()
     events_wake.start()
+    deliveries_wake.start()
     try:
         schedules = worker_schedules(
-            settings, sessions, backends, outbox_wake, events_wake, relay
+            settings,
+            sessions,
+            backends,
+            outbox_wake,
+            events_wake,
+            relay,
+            dispatcher,
+            deliveries_wake,
         )
         log.info("worker.started", jobs=[schedule.name for schedule in schedules])
         await asyncio.gather(*(_run(schedule, stop) for schedule in schedules))
     finally:
         await outbox_wake.stop()
         await events_wake.stop()
+        await deliveries_wake.stop()
+        await dispatcher.aclose()
         if relay is not None:
             await relay.close()
         await backends.aclose()

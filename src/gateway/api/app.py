@@ -38,6 +38,7 @@ from gateway.orders import routes as order_routes
 from gateway.orders.service import OrderService
 from gateway.settings import RunMode, Settings, load_settings
 from gateway.storage.wiring import attachment_store
+from gateway.webhooks import routes as webhook_routes
 
 log = get_logger(__name__)
 
@@ -160,6 +161,11 @@ def create_app(settings: Settings, backends: Backends | None = None) -> FastAPI:
                 "name": "claims",
                 "description": "Complaints, returns and warranty cases.",
             },
+            {
+                "name": "webhooks",
+                "description": "Endpoints that receive the account's events, "
+                "and the delivery log.",
+            },
             {"name": "operations", "description": "Health and readiness probes."},
         ],
     )
@@ -172,6 +178,7 @@ def create_app(settings: Settings, backends: Backends | None = None) -> FastAPI:
     app.include_router(event_routes.router)
     app.include_router(document_routes.router)
     app.include_router(claim_routes.router)
+    app.include_router(webhook_routes.router)
     install_exception_handlers(app)
     install_openapi(app)
     if settings.http.cors_origins:

@@ -140,9 +140,7 @@ class TargetPolicy:
                     host, port, type=socket.SOCK_STREAM
                 )
             except (socket.gaierror, UnicodeError) as error:
-                raise NameResolutionError(
-                    f"{host} did not resolve: {error}"
-                ) from None
+                raise NameResolutionError(f"{host} did not resolve: {error}") from None
             candidates = [ipaddress.ip_address(info[4][0]) for info in infos]
         for address in candidates:
             if self.permits(host, address):
