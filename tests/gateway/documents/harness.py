@@ -12,11 +12,9 @@ from fastapi import FastAPI
 from domain.ports import AttachmentStorePort
 from gateway.api.app import create_app
 from gateway.backends import Backends
-from gateway.claims import routes as claim_routes
 from gateway.claims.service import Clock
 from gateway.claims.settings import ClaimsSettings
 from gateway.claims.wiring import claim_service
-from gateway.documents import routes as document_routes
 from gateway.documents.wiring import document_service
 from gateway.settings import Settings
 from gateway.storage.postgres import PostgresAttachmentStore
@@ -32,8 +30,6 @@ async def portico_app(
     clock: Clock | None = None,
 ) -> AsyncIterator[FastAPI]:
     application = create_app(settings, backends)
-    application.include_router(document_routes.router)
-    application.include_router(claim_routes.router)
     async with application.router.lifespan_context(application):
         wired: Backends = application.state.backends
         application.state.documents = document_service(wired)
