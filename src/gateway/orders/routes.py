@@ -27,10 +27,17 @@ from gateway.api.problems import (
 from gateway.api.routing import PorticoRoute
 from gateway.api.types import FilterDate
 from gateway.db.engine import transaction
+from gateway.documents.repository import (
+    DocumentFilter,
+    DocumentRepository,
+    DocumentSort,
+)
+from gateway.documents.schemas import document_read
 from gateway.orders.export import export_response
 from gateway.orders.repository import OrderFilter, OrderRepository, SortKey
 from gateway.orders.schemas import (
     OrderCreate,
+    OrderDetail,
     OrderPage,
     OrderRead,
     order_read,
@@ -54,6 +61,8 @@ IdempotencyKey = Annotated[
 SortName = Literal["created_at", "-created_at", "total", "-total", "status", "-status"]
 
 PAGE_LIMIT = 100
+#: An order rarely has more; the documents listing pages through any number.
+RELATED_DOCUMENTS_LIMIT = 100
 
 
 def get_orders(request: Request) -> OrderService:
@@ -267,16 +276,27 @@ async def list_orders(
 
 @router.get(
     "/{order_id}",
-    summary="One order with its lines and timeline",
+    summary="One order with its lines, timeline and documents",
     responses=problem_responses(401, 403, 404, 422),
 )
 async def read_order(
     principal: OrdersReader, session: DbSession, order_id: uuid.UUID
-) -> OrderRead:
-    order = await OrderRepository(session).get(principal.account.id, order_id)
+) -> OrderDetail:
+    account_id = principal.account.id
+    order = await OrderRepository(session).get(account_id, order_id)
     if order is None:
         raise NotFoundError("order", order_id)
-    return order_read(order)
+    documents, _ = await DocumentRepository(session).page(
+        account_id,
+        DocumentFilter(order_id=order_id),
+        DocumentSort(field="issue_date", descending=False),
+        None,
+        RELATED_DOCUMENTS_LIMIT,
+    )
+    return OrderDetail(
+        **order_read(order).model_dump(),
+        documents=[document_read(document) for document in documents],
+    )
 
 
 @router.post(

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.orders.model import ChangeSource, Order
 from domain.orders.status import OrderStatus
 from gateway.api.types import FilterDate, MoneyModel, PlainText, Sku
+from gateway.documents.schemas import DocumentRead
 
 
 class OrderLineCreate(BaseModel):
@@ -68,6 +69,15 @@ class OrderRead(BaseModel):
     rejection_reason: str | None
     created_at: datetime
     timeline: list[TimelineEntryRead]
+
+
+class OrderDetail(OrderRead):
+    """An order with the ERP's paperwork that belongs to it."""
+
+    documents: list[DocumentRead] = Field(
+        description="Invoices, credit notes, delivery notes and quotations "
+        "indexed for this order, oldest first."
+    )
 
 
 class OrderSummary(BaseModel):

@@ -18,7 +18,7 @@ from domain.orders.erp import ErpOrderState
 from domain.orders.model import ChangeSource, Order, OrderLine
 from domain.orders.status import OrderStatus
 from gateway.db.engine import transaction
-from gateway.db.tables import OrderRow
+from gateway.db.tables import DocumentRow, OrderRow
 from gateway.orders.repository import OrderRepository
 from tests.gateway.orders.conftest import Worker, linked_caller, order_body, place
 from tests.support.backends import InMemoryErp
@@ -293,3 +293,34 @@ async def test_control_characters_in_a_reference_are_a_422(
     )
 
     assert response.status_code == 422
+
+
+async def test_the_detail_lists_the_orders_documents_and_only_its_own(
+    api: httpx.AsyncClient, dealer: Caller, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    order_id = (await place(api, dealer, order_body(("P1", 2)))).json()["id"]
+    other_order = (await place(api, dealer, order_body(("P2", 1)))).json()["id"]
+    async with transaction(sessions) as session:
+        for number, order in (("INV-1", order_id), ("INV-2", other_order)):
+            session.add(
+                DocumentRow(
+                    id=uuid.uuid4(),
+                    account_id=dealer.account.id,
+                    type="invoice",
+                    number=number,
+                    status="issued",
+                    issue_date=datetime(2026, 3, 1, tzinfo=UTC).date(),
+                    due_date=None,
+                    amount=Decimal("18.00"),
+                    currency="USD",
+                    order_id=uuid.UUID(order),
+                    source_system="erp",
+                    external_ref=number,
+                    source_changed_at=datetime.now(UTC),
+                )
+            )
+
+    detail = (await api.get(f"/v1/orders/{order_id}", headers=dealer.headers)).json()
+
+    assert [document["number"] for document in detail["documents"]] == ["INV-1"]
+    assert detail["documents"][0]["amount"] == {"amount": "18.00", "currency": "USD"}
