@@ -20,8 +20,6 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.claims.erp import ErpClaimChange, ErpClaimMessage, ErpClaimState
@@ -31,9 +29,7 @@ from domain.orders.model import ChangeSource
 from domain.ports import ErpClaimsPort
 from gateway.claims.announce import announce
 from gateway.claims.repository import ClaimRepository
-from gateway.db.engine import transaction
-from gateway.db.locks import advisory_lock_key
-from gateway.db.tables import SyncCursorRow
+from gateway.db.sync_cursors import ChangeStream
 from gateway.logs import get_logger
 from gateway.references import EntityKind, ReferenceRepository
 
@@ -69,35 +65,19 @@ class ClaimSync:
         self._erp = erp
         self._erp_name = erp_name
         self._batch = batch
-        self._lock_key = advisory_lock_key(f"portico.sync.{erp_name}.{STREAM}")
+        self._stream = ChangeStream(erp_name, STREAM)
 
     async def run_once(self) -> int | None:
         """Apply one page of changes. None when another replica holds the lock."""
-        async with transaction(self._sessions) as session:
-            locked = await session.scalar(
-                select(func.pg_try_advisory_xact_lock(self._lock_key))
-            )
-            if not locked:
+        async with self._stream.poll(self._sessions) as poll:
+            if poll is None:
                 return None
-            cursor = await session.scalar(
-                select(SyncCursorRow.cursor).where(
-                    SyncCursorRow.system == self._erp_name,
-                    SyncCursorRow.stream == STREAM,
-                )
-            )
-            page = await self._erp.claim_changes(cursor, self._batch)
+            page = await self._erp.claim_changes(poll.cursor, self._batch)
             for change in page.changes:
-                await self._apply_change(session, change)
+                await self._apply_change(poll.session, change)
             for message in page.messages:
-                await self._apply_message(session, message)
-            await session.execute(
-                insert(SyncCursorRow)
-                .values(system=self._erp_name, stream=STREAM, cursor=page.cursor)
-                .on_conflict_do_update(
-                    index_elements=["system", "stream"],
-                    set_={"cursor": page.cursor, "updated_at": func.now()},
-                )
-            )
+                await self._apply_message(poll.session, message)
+            poll.advance(page.cursor)
         return len(page.changes) + len(page.messages)
 
     async def _apply_change(

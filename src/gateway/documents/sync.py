@@ -16,16 +16,14 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.documents.erp import ErpDocument
 from domain.documents.model import Document, DocumentStatus
 from domain.ports import ErpDocumentsPort
-from gateway.db.engine import transaction
-from gateway.db.locks import advisory_lock_key
-from gateway.db.tables import OrderRow, SyncCursorRow
+from gateway.db.sync_cursors import ChangeStream
+from gateway.db.tables import OrderRow
 from gateway.documents.repository import DocumentRepository, IndexedDocument
 from gateway.documents.schemas import document_read
 from gateway.events.outbox import record_event
@@ -50,33 +48,17 @@ class DocumentSync:
         self._erp = erp
         self._erp_name = erp_name
         self._batch = batch
-        self._lock_key = advisory_lock_key(f"portico.sync.{erp_name}.{STREAM}")
+        self._stream = ChangeStream(erp_name, STREAM)
 
     async def run_once(self) -> int | None:
         """Apply one page of changes. None when another replica holds the lock."""
-        async with transaction(self._sessions) as session:
-            locked = await session.scalar(
-                select(func.pg_try_advisory_xact_lock(self._lock_key))
-            )
-            if not locked:
+        async with self._stream.poll(self._sessions) as poll:
+            if poll is None:
                 return None
-            cursor = await session.scalar(
-                select(SyncCursorRow.cursor).where(
-                    SyncCursorRow.system == self._erp_name,
-                    SyncCursorRow.stream == STREAM,
-                )
-            )
-            page = await self._erp.document_changes(cursor, self._batch)
+            page = await self._erp.document_changes(poll.cursor, self._batch)
             for document in page.documents:
-                await self._apply(session, document)
-            await session.execute(
-                insert(SyncCursorRow)
-                .values(system=self._erp_name, stream=STREAM, cursor=page.cursor)
-                .on_conflict_do_update(
-                    index_elements=["system", "stream"],
-                    set_={"cursor": page.cursor, "updated_at": func.now()},
-                )
-            )
+                await self._apply(poll.session, document)
+            poll.advance(page.cursor)
         return len(page.documents)
 
     async def _apply(self, session: AsyncSession, document: ErpDocument) -> None:

@@ -10,8 +10,6 @@ poll a given ERP at a time.
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.backends import BackendError
@@ -19,9 +17,7 @@ from domain.orders.erp import ErpOrderChange, ErpOrderState
 from domain.orders.model import ChangeSource
 from domain.orders.status import OrderStatus, can_move
 from domain.ports import ErpPort
-from gateway.db.engine import transaction
-from gateway.db.locks import advisory_lock_key
-from gateway.db.tables import SyncCursorRow
+from gateway.db.sync_cursors import ChangeStream
 from gateway.logs import get_logger
 from gateway.orders.repository import OrderRepository
 from gateway.orders.service import announce_status
@@ -53,24 +49,15 @@ class OrderSync:
         self._erp = erp
         self._erp_name = erp_name
         self._batch = batch
-        self._lock_key = advisory_lock_key(f"portico.sync.{erp_name}.{STREAM}")
+        self._stream = ChangeStream(erp_name, STREAM)
 
     async def run_once(self) -> int | None:
         """Apply one page of changes. None when another replica holds the lock."""
-        async with transaction(self._sessions) as session:
-            locked = await session.scalar(
-                select(func.pg_try_advisory_xact_lock(self._lock_key))
-            )
-            if not locked:
+        async with self._stream.poll(self._sessions) as poll:
+            if poll is None:
                 return None
-            cursor = await session.scalar(
-                select(SyncCursorRow.cursor).where(
-                    SyncCursorRow.system == self._erp_name,
-                    SyncCursorRow.stream == STREAM,
-                )
-            )
             try:
-                page = await self._erp.order_changes(cursor, self._batch)
+                page = await self._erp.order_changes(poll.cursor, self._batch)
             except BackendError as error:
                 # Expected while the ERP is down: the next poll tries again.
                 log.warning(
@@ -80,15 +67,8 @@ class OrderSync:
                 )
                 return 0
             for change in page.changes:
-                await self._apply(session, change)
-            await session.execute(
-                insert(SyncCursorRow)
-                .values(system=self._erp_name, stream=STREAM, cursor=page.cursor)
-                .on_conflict_do_update(
-                    index_elements=["system", "stream"],
-                    set_={"cursor": page.cursor, "updated_at": func.now()},
-                )
-            )
+                await self._apply(poll.session, change)
+            poll.advance(page.cursor)
         return len(page.changes)
 
     async def _apply(self, session: AsyncSession, change: ErpOrderChange) -> None:
