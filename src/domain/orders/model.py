@@ -38,12 +38,27 @@ class OrderLine:
     line_no: int
     sku: str
     quantity: int
-    #: None until the ERP has priced the line (placed while it was down).
+    #: The list price per piece the ERP quoted; None until the ERP has
+    #: priced the line (placed while it was down).
     unit_price: Money | None
+    #: The price per piece the ERP confirmed after its discount; None while
+    #: it has confirmed none, which means no discount.
+    net_unit_price: Money | None = None
+    #: The tax rate the ERP confirmed for the line (0.05 is 5 %).
+    tax_rate: Decimal = Decimal(0)
+
+    @property
+    def payable_unit_price(self) -> Money | None:
+        """What one piece costs before tax: the confirmed net price, else the quote."""
+        if self.net_unit_price is not None:
+            return self.net_unit_price
+        return self.unit_price
 
     @property
     def total(self) -> Money | None:
-        return None if self.unit_price is None else self.unit_price * self.quantity
+        """The line's amount before tax, after any discount the ERP confirmed."""
+        unit = self.payable_unit_price
+        return None if unit is None else unit * self.quantity
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +79,9 @@ class Order:
     requested_date: date | None
     customer_reference: str | None
     created_at: datetime
+    #: The customer's own order date (its purchase order's), in the account's
+    #: calendar; reports group and filter by it.
+    order_date: date
     erp_number: str | None = None
     rejection_reason: str | None = None
     timeline: list[TimelineEntry] = field(default_factory=list)
@@ -82,6 +100,23 @@ class Order:
             assert line_total is not None
             total = total + line_total
         return total
+
+
+def resolve_order_date(given: date | None, today: date) -> date:
+    """The order's date: the customer's own, or today in the account's calendar.
+
+    A dealer's purchase order may predate the portal order (an order keyed in
+    from the dealer's own ERP), but it cannot come from the future.
+    """
+    if given is None:
+        return today
+    if given > today:
+        raise InvalidInputError(
+            f"order_date {given.isoformat()} is after today ({today.isoformat()}) "
+            "in the account's time zone",
+            field="order_date",
+        )
+    return given
 
 
 def validate_lines(lines: list[RequestedLine]) -> list[RequestedLine]:

@@ -89,6 +89,7 @@ class OrderRepository:
                 currency=order.currency,
                 total=None if total is None else total.amount,
                 requested_date=order.requested_date,
+                order_date=order.order_date,
                 customer_reference=order.customer_reference,
                 erp_system=erp_system,
                 reordered_from=reordered_from,
@@ -105,6 +106,10 @@ class OrderRepository:
                 sku=line.sku,
                 quantity=line.quantity,
                 unit_price=None if line.unit_price is None else line.unit_price.amount,
+                net_unit_price=None
+                if line.net_unit_price is None
+                else line.net_unit_price.amount,
+                tax_rate=line.tax_rate,
             )
             for line in order.lines
         )
@@ -327,12 +332,17 @@ def _order(
                 unit_price=None
                 if line.unit_price is None
                 else Money(line.unit_price, row.currency),
+                net_unit_price=None
+                if line.net_unit_price is None
+                else Money(line.net_unit_price, row.currency),
+                tax_rate=line.tax_rate,
             )
             for line in lines
         ],
         requested_date=row.requested_date,
         customer_reference=row.customer_reference,
         created_at=row.created_at,
+        order_date=row.order_date,
         erp_number=row.erp_number,
         rejection_reason=row.rejection_reason,
         timeline=[

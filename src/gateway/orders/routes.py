@@ -111,6 +111,7 @@ async def _place_once(
                 lines=[RequestedLine(line.sku, line.quantity) for line in create.lines],
                 requested_date=create.requested_date,
                 customer_reference=create.customer_reference,
+                order_date=create.order_date,
             ),
         )
         async with transaction(sessions) as session:

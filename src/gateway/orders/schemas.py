@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,6 +36,12 @@ class OrderCreate(BaseModel):
     customer_reference: Annotated[PlainText, Field(max_length=100)] | None = Field(
         default=None, description="The dealer's own purchase order number."
     )
+    order_date: FilterDate | None = Field(
+        default=None,
+        description="The date on the dealer's own purchase order, in the "
+        "account's calendar; today there when omitted, never later. Reports "
+        "group and filter orders by it.",
+    )
 
 
 class OrderLineRead(BaseModel):
@@ -42,9 +49,21 @@ class OrderLineRead(BaseModel):
     sku: str
     quantity: int
     unit_price: MoneyModel | None = Field(
-        description="Null until the ERP has priced the order."
+        description="The ERP's list price per piece; null until it has "
+        "priced the order."
     )
-    line_total: MoneyModel | None
+    net_unit_price: MoneyModel | None = Field(
+        description="The price per piece after the discount the ERP confirmed; "
+        "null while it has confirmed none."
+    )
+    tax_rate: Decimal = Field(
+        description="The tax rate the ERP confirmed for the line, as a decimal "
+        "string: 0.05 is 5 %."
+    )
+    line_total: MoneyModel | None = Field(
+        description="Quantity times the net price (the list price while no "
+        "discount is confirmed), before tax."
+    )
 
 
 class TimelineEntryRead(BaseModel):
@@ -64,6 +83,7 @@ class OrderRead(BaseModel):
     currency: str
     lines: list[OrderLineRead]
     requested_date: date | None
+    order_date: date
     customer_reference: str | None
     erp_number: str | None = Field(description="The order's number in the ERP.")
     rejection_reason: str | None
@@ -112,11 +132,17 @@ def order_read(order: Order) -> OrderRead:
                 unit_price=None
                 if line.unit_price is None
                 else MoneyModel.of(line.unit_price),
+                net_unit_price=None
+                if line.net_unit_price is None
+                else MoneyModel.of(line.net_unit_price),
+                # normalize(): 0.050000 from NUMERIC(9, 6) reads as 0.05.
+                tax_rate=line.tax_rate.normalize(),
                 line_total=None if line.total is None else MoneyModel.of(line.total),
             )
             for line in order.lines
         ],
         requested_date=order.requested_date,
+        order_date=order.order_date,
         customer_reference=order.customer_reference,
         erp_number=order.erp_number,
         rejection_reason=order.rejection_reason,

@@ -25,6 +25,7 @@ from domain.orders.model import (
     OrderLine,
     RequestedLine,
     needs_approval,
+    resolve_order_date,
     validate_lines,
 )
 from domain.orders.pricing import price_lines
@@ -45,6 +46,7 @@ class OrderRequest:
     lines: list[RequestedLine]
     requested_date: date | None
     customer_reference: str | None
+    order_date: date | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,10 @@ class OrderService:
         worker prices and submits it when the ERP is back.
         """
         lines = validate_lines(request.lines)
+        now = datetime.now(UTC)
+        order_date = resolve_order_date(
+            request.order_date, now.astimezone(buyer.account.zone).date()
+        )
         order_id = uuid.uuid4()
         try:
             priced: list[OrderLine] = await price_lines(
@@ -120,7 +126,8 @@ class OrderService:
             lines=priced,
             requested_date=request.requested_date,
             customer_reference=request.customer_reference,
-            created_at=datetime.now(UTC),
+            created_at=now,
+            order_date=order_date,
         )
         total = order.total
         threshold = buyer.approval_threshold

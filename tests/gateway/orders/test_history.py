@@ -48,6 +48,7 @@ async def five_orders_in_one_transaction(
                 requested_date=None,
                 customer_reference=f"PO-{index}",
                 created_at=datetime.now(UTC),
+                order_date=datetime.now(UTC).date(),
             )
             await repository.add(order, erp_system="erp", reordered_from=None)
             await repository.record_initial(order, ChangeSource.API, None)

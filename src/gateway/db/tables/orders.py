@@ -32,6 +32,7 @@ class OrderRow(Base):
         CheckConstraint(f"status IN ({ORDER_STATUSES})", name="status"),
         Index("ix_orders_account_created", "account_id", "created_at", "id"),
         Index("ix_orders_account_status", "account_id", "status"),
+        Index("ix_orders_account_order_date", "account_id", "order_date"),
         Index(
             "ix_orders_submission_due",
             "next_attempt_at",
@@ -47,6 +48,9 @@ class OrderRow(Base):
     currency: Mapped[str] = mapped_column(Text)
     #: Null while the ERP has not priced the order (placed while it was down).
     total: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))
+    #: The customer's own order date (its purchase order's date), in the
+    #: account's calendar; reports group and filter by it.
+    order_date: Mapped[date]
     requested_date: Mapped[date | None]
     customer_reference: Mapped[str | None] = mapped_column(Text)
     erp_system: Mapped[str | None] = mapped_column(Text)
@@ -68,7 +72,13 @@ class OrderLineRow(Base):
     line_no: Mapped[int] = mapped_column(Integer, primary_key=True)
     sku: Mapped[str] = mapped_column(Text)
     quantity: Mapped[int] = mapped_column(Integer)
+    #: The list price the ERP quoted at placement (gross, before discount).
     unit_price: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))
+    #: The price per piece the ERP confirmed after its discount; null while
+    #: the ERP has confirmed none, which means no discount.
+    net_unit_price: Mapped[Decimal | None] = mapped_column(Numeric(20, 4))
+    #: The tax rate the ERP confirmed for the line (0.05 is 5 %).
+    tax_rate: Mapped[Decimal] = mapped_column(Numeric(9, 6), server_default="0")
 
 
 class OrderEventRow(Base):
