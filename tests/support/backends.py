@@ -41,6 +41,7 @@ from domain.documents.model import DocumentContent
 from domain.money import Money
 from domain.orders.erp import (
     ErpChangePage,
+    ErpLineTerms,
     ErpOrderChange,
     ErpOrderReceipt,
     ErpOrderRequest,
@@ -192,7 +193,12 @@ class InMemoryErp:
         page = self.changes[start : start + limit]
         return ErpChangePage(tuple(page), str(start + len(page)))
 
-    def move(self, external_id: str, state: ErpOrderState) -> None:
+    def move(
+        self,
+        external_id: str,
+        state: ErpOrderState,
+        line_terms: tuple[ErpLineTerms, ...] = (),
+    ) -> None:
         """What the supplier's staff do in the ERP: the poller will see it."""
         request = self.orders[external_id]
         self.changes.append(
@@ -202,6 +208,7 @@ class InMemoryErp:
                 number=f"SO{external_id}",
                 state=state,
                 changed_at=datetime.now(UTC),
+                line_terms=line_terms,
             )
         )
 

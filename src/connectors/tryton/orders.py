@@ -63,6 +63,11 @@ searchable and sortable) and then id:
   no sale is passed over, and one that staff merged for several sales gives
   a change per sale, so such a page can hold more than ``limit`` changes.
 
+A change to INVOICED carries the sale lines' invoiced terms (net unit price
+and tax rate from the posted invoice; see
+:mod:`connectors.tryton.invoiced_terms`), so discounts and taxes settled in
+the back office reach Portico with the invoice.
+
 A change's ``state`` is the sale's state when the page is read; its
 ``changed_at`` is the time of the record that changed. The cursor holds a
 position, (timestamp, id), per stream; a stream resumes with ``(t > T) or
@@ -80,13 +85,16 @@ long-running back-office transaction could in principle slip past.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any, Final
 
+from connectors.tryton.invoiced_terms import invoiced_terms
 from connectors.tryton.rpc import TrytonError, TrytonRpc, TrytonUserError
 from domain.backends import BackendNotFoundError, BackendRejectedError
 from domain.orders.erp import (
@@ -249,6 +257,7 @@ class TrytonOrders:
         self._rpc = rpc
         self._system = system
         self._currencies: dict[str, int] = {}
+        self._tax_rates: dict[int, Decimal] = {}
 
     async def find(self, order_id: uuid.UUID) -> ErpOrderReceipt | None:
         """The sale whose reference is ``order_id``, once it is an order.
@@ -400,11 +409,32 @@ class TrytonOrders:
                 changes.extend(
                     _change(sale, at) for sale in shipped_sales.get(record_id, [])
                 )
+        changes = await self._with_invoiced_terms(changes)
         return ErpChangePage(
             tuple(changes), ChangeCursor(sales_at, shipments_at).encode()
         )
 
     # Internals
+
+    async def _with_invoiced_terms(
+        self, changes: list[ErpOrderChange]
+    ) -> list[ErpOrderChange]:
+        """Attach the posted invoice's terms to every change of an invoiced sale."""
+        invoiced = [
+            int(change.external_id)
+            for change in changes
+            if change.state is ErpOrderState.INVOICED
+        ]
+        if not invoiced:
+            return changes
+        terms = await invoiced_terms(self._rpc, invoiced, self._tax_rates)
+        return [
+            dataclasses.replace(change, line_terms=terms[int(change.external_id)])
+            if change.state is ErpOrderState.INVOICED
+            and int(change.external_id) in terms
+            else change
+            for change in changes
+        ]
 
     async def _sales_by_reference(self, order_id: uuid.UUID) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = await self._rpc.model(

@@ -55,11 +55,28 @@ class ErpOrderState(enum.StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ErpLineTerms:
+    """What the ERP finally charged for one order line, once it invoiced it.
+
+    ``line_no`` is the line's 1-based position in the order as submitted.
+    ``net_unit_price`` is the price per piece after any discount the
+    supplier granted, in the order's currency; ``tax_rate`` is the sum of the
+    line's percentage taxes (0.05 is 5 %).
+    """
+
+    line_no: int
+    net_unit_price: Decimal
+    tax_rate: Decimal
+
+
+@dataclass(frozen=True, slots=True)
 class ErpOrderChange:
     """One order's state in the ERP as of ``changed_at``.
 
     ``order_id`` is Portico's id read back from the ERP's reference field;
     None for orders the ERP has that did not come through Portico.
+    ``line_terms`` holds the invoiced terms of the lines the ERP has
+    invoiced so far (empty before any invoice is posted).
     """
 
     order_id: uuid.UUID | None
@@ -68,6 +85,7 @@ class ErpOrderChange:
     state: ErpOrderState
     changed_at: datetime
     detail: str | None = None
+    line_terms: tuple[ErpLineTerms, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

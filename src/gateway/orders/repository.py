@@ -6,6 +6,7 @@ found, so an id never reveals that it exists elsewhere.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from domain.money import Money
+from domain.orders.erp import ErpLineTerms
 from domain.orders.model import ChangeSource, Order, OrderLine, TimelineEntry
 from domain.orders.status import OrderStatus
 from gateway.db.tables import OrderEventRow, OrderLineRow, OrderRow
@@ -249,6 +251,46 @@ class OrderRepository:
                 total=None if total is None else total.amount,
             )
         )
+
+    async def set_line_terms(self, order: Order, terms: Sequence[ErpLineTerms]) -> bool:
+        """Record the net prices and tax rates the ERP invoiced; True if any changed.
+
+        Terms for line numbers the order does not have are ignored (an ERP
+        line added by hand in the back office is not Portico's to show).
+        """
+        by_line = {entry.line_no: entry for entry in terms}
+        changed = False
+        lines: list[OrderLine] = []
+        for line in order.lines:
+            entry = by_line.get(line.line_no)
+            net = None if entry is None else Money(entry.net_unit_price, order.currency)
+            if entry is None or (
+                line.net_unit_price == net and line.tax_rate == entry.tax_rate
+            ):
+                lines.append(line)
+                continue
+            await self._session.execute(
+                update(OrderLineRow)
+                .where(
+                    OrderLineRow.order_id == order.id,
+                    OrderLineRow.line_no == line.line_no,
+                )
+                .values(net_unit_price=entry.net_unit_price, tax_rate=entry.tax_rate)
+            )
+            lines.append(
+                dataclasses.replace(line, net_unit_price=net, tax_rate=entry.tax_rate)
+            )
+            changed = True
+        if not changed:
+            return False
+        order.lines = lines
+        total = order.total
+        await self._session.execute(
+            update(OrderRow)
+            .where(OrderRow.id == order.id)
+            .values(total=None if total is None else total.amount)
+        )
+        return True
 
     async def claim_due_submissions(
         self, limit: int, lease: timedelta

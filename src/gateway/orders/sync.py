@@ -2,7 +2,8 @@
 
 The poller asks the ERP for orders changed since a cursor kept in
 PostgreSQL, maps each ERP state onto Portico's status machine, appends the
-step to the order's timeline and writes its event, then stores the new
+step to the order's timeline, records the net prices and tax rates the ERP
+invoiced, and writes its event, then stores the new
 cursor, all in one transaction: a crash repeats a poll, it never skips one.
 A transaction-level advisory lock per connector lets only one worker replica
 poll a given ERP at a time.
@@ -81,6 +82,10 @@ class OrderSync:
         await ReferenceRepository(session).link(
             EntityKind.ORDER, order.id, self._erp_name, change.external_id
         )
+        # Before the status moves, so the event carries the invoiced totals. A
+        # correction after that reaches partners as the invoice's own
+        # document.updated event.
+        await repository.set_line_terms(order, change.line_terms)
         target = ERP_TO_PORTICO[change.state]
         if order.status is target:
             return

@@ -25,13 +25,22 @@ from domain.backends import BackendNotFoundError, BackendRejectedError
 from domain.money import Money
 from domain.orders.erp import (
     ErpChangePage,
+    ErpLineTerms,
     ErpOrderChange,
     ErpOrderLine,
     ErpOrderRequest,
     ErpOrderState,
 )
 from gateway.peers.tryton import TrytonPeer
-from gateway.peers.tryton_ops import pick_sale, post_invoices, sale_state, ship_sale
+from gateway.peers.tryton_ops import (
+    LineSettlement,
+    TaxBook,
+    pick_sale,
+    post_invoices,
+    sale_state,
+    settle_invoice,
+    ship_sale,
+)
 
 CUSTKEY = 11
 
@@ -403,6 +412,56 @@ async def test_order_changes_follow_the_sale_from_accepted_to_invoiced(
     assert await connector.order_changes(after_post, 10) == ErpChangePage(
         (), after_post
     )
+
+
+@pytest.mark.tryton
+async def test_an_invoiced_change_carries_the_discount_and_tax_staff_settled(
+    connector: TrytonConnector, tryton_peer: TrytonPeer, backoffice: TrytonRpc
+) -> None:
+    _, cursor = await drain(connector, None)
+    request = order_request(
+        tryton_peer, [(7, "4", "907.00"), (8, "2", "908.00"), (7, "1", "907.00")]
+    )
+    receipt = await connector.submit_order(request)
+    sale_id = int(receipt.external_id)
+    await ship_sale(backoffice, sale_id)
+    _, after_ship = await drain(connector, cursor)
+
+    posted = await settle_invoice(
+        backoffice,
+        sale_id,
+        [
+            LineSettlement(Decimal("861.6500"), Decimal("0.06")),
+            LineSettlement(Decimal("908.00"), Decimal("0")),
+            LineSettlement(Decimal("843.5100"), Decimal("0.08")),
+        ],
+        TaxBook(),
+    )
+    changes, _ = await drain(connector, after_ship)
+
+    assert posted != []
+    (invoiced,) = [c for c in changes if c.external_id == receipt.external_id]
+    assert invoiced.state is ErpOrderState.INVOICED
+    assert invoiced.line_terms == (
+        ErpLineTerms(1, Decimal("861.6500"), Decimal("0.06")),
+        ErpLineTerms(2, Decimal("908.00"), Decimal("0")),
+        ErpLineTerms(3, Decimal("843.5100"), Decimal("0.08")),
+    )
+
+
+@pytest.mark.tryton
+async def test_changes_before_the_invoice_carry_no_terms(
+    connector: TrytonConnector, tryton_peer: TrytonPeer, backoffice: TrytonRpc
+) -> None:
+    _, cursor = await drain(connector, None)
+    receipt = await connector.submit_order(order_request(tryton_peer))
+
+    await ship_sale(backoffice, int(receipt.external_id))
+    changes, _ = await drain(connector, cursor)
+
+    mine = [c for c in changes if c.external_id == receipt.external_id]
+    assert [c.state for c in mine][-1] is ErpOrderState.SHIPPED
+    assert all(c.line_terms == () for c in mine)
 
 
 @pytest.mark.tryton

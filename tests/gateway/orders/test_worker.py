@@ -2,12 +2,20 @@
 
 import asyncio
 import uuid
+from decimal import Decimal
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.backends import BackendRejectedError, BackendTimeoutError
-from domain.orders.erp import ErpOrderReceipt, ErpOrderRequest, ErpOrderState
+from domain.orders.erp import (
+    ErpLineTerms,
+    ErpOrderReceipt,
+    ErpOrderRequest,
+    ErpOrderState,
+)
+from gateway.db.tables import OutboxRow
 from gateway.orders.submission import OrderSubmitter
 from gateway.orders.sync import OrderSync
 from gateway.settings import WorkerSettings
@@ -146,6 +154,47 @@ async def test_status_changes_in_the_erp_reach_the_order_once_each(
         "order.created",
         *["order.status_changed"] * 4,
     ]
+
+
+async def test_the_invoiced_discount_and_tax_reach_the_order_lines_and_event(
+    api: httpx.AsyncClient,
+    dealer: Caller,
+    erp: InMemoryErp,
+    worker: Worker,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    placed = await place(api, dealer, order_body(("P1", 3), ("P2", 1)))
+    order_id = placed.json()["id"]
+    list_prices = [line["unit_price"]["amount"] for line in placed.json()["lines"]]
+    await worker.submit()
+    erp.move("1", ErpOrderState.SHIPPED)
+    terms = (
+        ErpLineTerms(1, Decimal("0.3333"), Decimal("0.08")),
+        ErpLineTerms(2, Decimal("1.50"), Decimal("0")),
+        ErpLineTerms(9, Decimal("1.00"), Decimal("0.5")),  # not Portico's line
+    )
+
+    erp.move("1", ErpOrderState.INVOICED, terms)
+    await worker.poll()
+    order = (await api.get(f"/v1/orders/{order_id}", headers=dealer.headers)).json()
+
+    first, second = order["lines"]
+    assert [first["unit_price"]["amount"], second["unit_price"]["amount"]] == (
+        list_prices
+    )
+    assert first["net_unit_price"]["amount"] == "0.3333"
+    assert first["tax_rate"] == "0.08"
+    assert first["line_total"]["amount"] == "0.9999"
+    assert second["net_unit_price"]["amount"] == "1.50"
+    assert order["total"]["amount"] == "2.4999"
+    async with sessions() as session:
+        announced = await session.scalar(
+            select(OutboxRow.data["total"]["amount"].astext)
+            .where(OutboxRow.subject == order_id)
+            .order_by(OutboxRow.id.desc())
+            .limit(1)
+        )
+    assert announced == "2.4999"
 
 
 async def test_only_one_replica_polls_an_erp_at_a_time(
