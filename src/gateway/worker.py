@@ -8,6 +8,8 @@ Runs, side by side, until SIGTERM or Ctrl-C:
   requests, retries with backoff, several replicas without double sends);
 - order submission to the ERP (leased, retried with backoff);
 - order status sync back from the ERP (one poller per ERP across replicas);
+- the document index sync, and the claims' ERP tasks (filing complaints,
+  comments, withdrawals) and decision sync, where the ERP offers them;
 - removal of expired idempotency keys and of published events past retention.
 
 The sequencer and the relay wake on PostgreSQL notifications, so an event
@@ -30,7 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.api import idempotency
 from gateway.backends import Backends, build_backends
+from gateway.claims.wiring import claim_jobs
 from gateway.db.engine import create_engine, plain_url, session_factory
+from gateway.documents.wiring import document_sync
 from gateway.events.notifier import Notifier
 from gateway.events.outbox import OUTBOX_CHANNEL
 from gateway.events.relay import KafkaRelay
@@ -148,6 +152,42 @@ def worker_schedules(
                 "orders.sync",
                 settings.worker.sync_interval_seconds,
                 sync.run_once,
+                drain=True,
+            ),
+        ]
+    schedules += _paperwork_schedules(settings, sessions, backends)
+    return schedules
+
+
+def _paperwork_schedules(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    backends: Backends,
+) -> list[Schedule]:
+    """Documents and claims, for an ERP that keeps them."""
+    worker = settings.worker
+    schedules: list[Schedule] = []
+    documents = document_sync(sessions, backends, worker.sync_batch)
+    if documents is not None:
+        schedules.append(
+            Schedule(
+                "documents.sync",
+                worker.sync_interval_seconds,
+                documents.run_once,
+                drain=True,
+            )
+        )
+    claims = claim_jobs(sessions, backends, settings.claims, worker.sync_batch)
+    if claims is not None:
+        tasks, decisions = claims
+        schedules += [
+            Schedule(
+                "claims.erp", worker.submit_interval_seconds, tasks.run_once, drain=True
+            ),
+            Schedule(
+                "claims.sync",
+                worker.sync_interval_seconds,
+                decisions.run_once,
                 drain=True,
             ),
         ]
