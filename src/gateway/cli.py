@@ -197,15 +197,27 @@ def openapi_export(
 @app.command()
 def demo(
     port: Annotated[int, typer.Option(help="TCP port for the gateway.")] = 8000,
+    orders: Annotated[
+        int,
+        typer.Option(
+            min=1, help="TPC-H orders to replay (the first ones by order key)."
+        ),
+    ] = 100,
     exit_after: Annotated[
         bool, typer.Option("--exit", help="Stop once the demo has run.")
     ] = False,
 ) -> None:
-    """Start Portico on the embedded defaults with a demo account and key."""
+    """Replay TPC-H orders through Portico, a real Tryton, Kafka and webhooks.
+
+    The TPC-H scale is PORTICO_PEERS__SCALE (default 0.01). Exits non-zero
+    if the replay saw any error.
+    """
     from gateway.demo import run_demo
 
     started = time.perf_counter()
-    run_demo(prepare(), port=port, exit_after=exit_after, started=started)
+    run_demo(
+        prepare(), port=port, orders=orders, exit_after=exit_after, started=started
+    )
 
 
 @peers_app.command("tryton")
