@@ -73,13 +73,17 @@ def test_data_survives_a_restart_and_the_server_stops_with_its_process(
     assert gone_within(second_pid)
 
 
-def test_demo_runs_on_the_embedded_defaults(tmp_path: Path) -> None:
+def test_demo_replays_tpch_orders_on_the_embedded_defaults(tmp_path: Path) -> None:
     env = portico_env(PORTICO_DATABASE__STATE_DIR=str(tmp_path))
 
-    result = run_portico("demo", "--exit", "--port", "0", env=env, timeout=180)
+    result = run_portico(
+        "demo", "--exit", "--port", "0", "--orders", "6", env=env, timeout=280
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "Portico passed its self-check" in result.stdout
+    assert "Portico passed the demo" in result.stdout
+    assert "Errors:    0" in result.stdout
+    assert "Orders:    6 placed, 6 accepted" in result.stdout
     key = next(
         line.split()[-1] for line in result.stdout.splitlines() if "API key:" in line
     )
