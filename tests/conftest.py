@@ -51,15 +51,20 @@ async def engine(settings: Settings, database_url: str) -> AsyncIterator[AsyncEn
     await engine.dispose()
 
 
+async def emptied(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Empty every table behind ``engine``; return a session factory over it."""
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    async with engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    return session_factory(engine)
+
+
 @pytest.fixture
 async def sessions(
     engine: AsyncEngine,
 ) -> async_sessionmaker[AsyncSession]:
     """A session factory over a database emptied before the test."""
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
-    async with engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    return session_factory(engine)
+    return await emptied(engine)
 
 
 @pytest.fixture(scope="session")

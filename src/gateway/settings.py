@@ -25,6 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from gateway.claims.settings import ClaimsSettings
 from gateway.storage.settings import AttachmentStorageSettings
+from gateway.usage.settings import UsageSettings
 from gateway.webhooks.settings import WebhookSettings
 
 
@@ -254,10 +255,21 @@ class Settings(BaseSettings):
         default=RunMode.DEVELOPMENT,
         description="production switches logs to JSON and hides debug detail.",
     )
-    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
-    http: HttpSettings = Field(default_factory=HttpSettings)
-    log: LogSettings = Field(default_factory=LogSettings)
-    auth: AuthSettings = Field(default_factory=AuthSettings)
+    database: DatabaseSettings = Field(
+        default_factory=DatabaseSettings,
+        description="The PostgreSQL database: URL and connection pool.",
+    )
+    http: HttpSettings = Field(
+        default_factory=HttpSettings,
+        description="The HTTP API: request limits, CORS, cursor signing.",
+    )
+    log: LogSettings = Field(
+        default_factory=LogSettings, description="Log level and format."
+    )
+    auth: AuthSettings = Field(
+        default_factory=AuthSettings,
+        description="How API keys are checked and their use recorded.",
+    )
     connectors: dict[str, ConnectorInstanceSettings] = Field(
         default_factory=dict,
         description=(
@@ -265,16 +277,42 @@ class Settings(BaseSettings):
             '{"erp": {"kind": "tryton", "options": {...}}}.'
         ),
     )
-    ports: PortBindings = Field(default_factory=PortBindings)
-    catalog: CatalogSettings = Field(default_factory=CatalogSettings)
-    peers: PeerSettings = Field(default_factory=PeerSettings)
-    worker: WorkerSettings = Field(default_factory=WorkerSettings)
-    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
-    claims: ClaimsSettings = Field(default_factory=ClaimsSettings)
-    storage: AttachmentStorageSettings = Field(
-        default_factory=AttachmentStorageSettings
+    ports: PortBindings = Field(
+        default_factory=PortBindings,
+        description="Which configured connector serves which port.",
     )
-    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    catalog: CatalogSettings = Field(
+        default_factory=CatalogSettings,
+        description="Catalog reads: backend deadline and caching.",
+    )
+    peers: PeerSettings = Field(
+        default_factory=PeerSettings,
+        description="The demo's local peer systems and their TPC-H data.",
+    )
+    worker: WorkerSettings = Field(
+        default_factory=WorkerSettings,
+        description="Order submission to the ERP and polling it.",
+    )
+    kafka: KafkaSettings = Field(
+        default_factory=KafkaSettings,
+        description="The relay of outbox events to Kafka.",
+    )
+    claims: ClaimsSettings = Field(
+        default_factory=ClaimsSettings,
+        description="Claims: attachment limits and the ERP tasks.",
+    )
+    storage: AttachmentStorageSettings = Field(
+        default_factory=AttachmentStorageSettings,
+        description="Where claim attachments are kept: PostgreSQL or S3.",
+    )
+    webhooks: WebhookSettings = Field(
+        default_factory=WebhookSettings,
+        description="Webhook delivery: targets, deadlines, retries.",
+    )
+    usage: UsageSettings = Field(
+        default_factory=UsageSettings,
+        description="Usage analytics: how counts are written.",
+    )
 
     @model_validator(mode="after")
     def _ports_name_connectors(self) -> Settings:

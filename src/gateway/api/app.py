@@ -36,8 +36,12 @@ from gateway.events.sequencer import EVENTS_CHANNEL
 from gateway.logs import configure_logging, get_logger
 from gateway.orders import routes as order_routes
 from gateway.orders.service import OrderService
+from gateway.reports import routes as report_routes
 from gateway.settings import RunMode, Settings, load_settings
 from gateway.storage.wiring import attachment_store
+from gateway.usage import routes as usage_routes
+from gateway.usage.flusher import flushing
+from gateway.usage.recorder import UsageBuffer, UsageMiddleware
 from gateway.webhooks import routes as webhook_routes
 
 log = get_logger(__name__)
@@ -116,6 +120,9 @@ def create_app(settings: Settings, backends: Backends | None = None) -> FastAPI:
             attachment_store(settings.storage, app.state.sessions)
         )
         app.state.claims = claim_service(wired, store, settings.claims)
+        app.state.usage_flusher = await stack.enter_async_context(
+            flushing(app.state.usage, app.state.sessions, settings.usage)
+        )
         notifier = Notifier(plain_url(url), EVENTS_CHANNEL)
         notifier.start()
         app.state.events_notifier = notifier
@@ -166,11 +173,16 @@ def create_app(settings: Settings, backends: Backends | None = None) -> FastAPI:
                 "description": "Endpoints that receive the account's events, "
                 "and the delivery log.",
             },
+            {
+                "name": "admin",
+                "description": "Supplier-side views across accounts.",
+            },
             {"name": "operations", "description": "Health and readiness probes."},
         ],
     )
     app.state.settings = settings
     app.state.cursors = CursorCodec(_cursor_secret(settings))
+    app.state.usage = UsageBuffer()
     app.include_router(health.router)
     app.include_router(me.router)
     app.include_router(catalog_routes.router)
@@ -179,8 +191,11 @@ def create_app(settings: Settings, backends: Backends | None = None) -> FastAPI:
     app.include_router(document_routes.router)
     app.include_router(claim_routes.router)
     app.include_router(webhook_routes.router)
+    app.include_router(report_routes.router)
+    app.include_router(usage_routes.router)
     install_exception_handlers(app)
     install_openapi(app)
+    app.add_middleware(UsageMiddleware, buffer=app.state.usage)
     if settings.http.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -16,6 +16,7 @@ from gateway.db.tables.idempotency import IdempotencyKeyRow
 from gateway.db.tables.orders import OrderEventRow, OrderLineRow, OrderRow
 from gateway.db.tables.outbox import OutboxRow, ProcessedEventRow, SyncCursorRow
 from gateway.db.tables.references import ExternalRefRow
+from gateway.db.tables.usage import UsageCounterRow
 from gateway.db.tables.webhooks import (
     WebhookAttemptRow,
     WebhookDeliveryRow,
@@ -44,6 +45,7 @@ __all__ = [
     "OutboxRow",
     "ProcessedEventRow",
     "SyncCursorRow",
+    "UsageCounterRow",
     "WebhookAttemptRow",
     "WebhookDeliveryRow",
     "WebhookEndpointRow",
