@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import statistics
 import time
 import uuid
@@ -142,6 +143,12 @@ class _Driver:
             return None
         body: dict[str, Any] = response.json()
         return body
+
+    def ticker(self, description: str, total: int) -> Callable[[], None]:
+        """A phase of ``total`` steps that moves on by one at each call."""
+        update = self.progress.phase(description, total)
+        done = itertools.count(1)
+        return lambda: update(next(done))
 
     async def wait(
         self, description: str, total: int, count: Callable[[], Awaitable[int]]
@@ -277,14 +284,7 @@ async def _follow_erp(driver: _Driver, plan: ReplayPlan) -> None:
         len(ids),
         lambda: _orders_reached(driver, ids, _REACHED_ACCEPTED),
     )
-    update = driver.progress.phase("Back office ships and invoices", len(placed))
-    done = 0
-
-    def tick() -> None:
-        nonlocal done
-        done += 1
-        update(done)
-
+    tick = driver.ticker("Back office ships and invoices", len(placed))
     await work_orders(driver.rpc, placed, TaxBook(), tick)
     for outcome in (ErpOutcome.PICKED, ErpOutcome.INVOICED):
         wanted = [order_id for order, order_id in placed if order.outcome is outcome]
@@ -327,14 +327,7 @@ async def _file_and_decide_returns(driver: _Driver, plan: ReplayPlan) -> None:
         len(claim_ids),
         lambda: _claims_reached(driver, claim_ids, "in_review"),
     )
-    update = driver.progress.phase("Back office approves returns", len(claim_ids))
-    approved = 0
-
-    def tick() -> None:
-        nonlocal approved
-        approved += 1
-        update(approved)
-
+    tick = driver.ticker("Back office approves returns", len(claim_ids))
     await approve_complaints(driver.rpc, claim_ids, tick)
     await driver.wait(
         "Portico learns: claims resolved",
