@@ -8,13 +8,14 @@ a naive timestamp is ambiguous across an account's time zone and DST.
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     Field,
     PlainSerializer,
     PlainValidator,
@@ -100,11 +101,37 @@ Sku = Annotated[
 ]
 
 
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def _calendar_date_only(value: Any) -> Any:
+    """Refuse a timestamp where a calendar date is meant (case C04).
+
+    Left to itself pydantic reads a midnight timestamp, with any offset or
+    none, and a Unix time as a date, dropping the offset: 00:00+09:00 would
+    silently become that day in the account's zone, hours away from the
+    instant the client meant.
+    """
+    if (
+        isinstance(value, datetime)
+        or (isinstance(value, int | float) and not isinstance(value, bool))
+        or (isinstance(value, str) and not _ISO_DATE.fullmatch(value))
+    ):
+        raise ValueError(
+            "a calendar date such as 2025-03-30 (YYYY-MM-DD), in the account's "
+            "time zone; not a timestamp"
+        )
+    return value
+
+
 #: Calendar dates a filter may name: far enough for any business, and clear of
 #: the ends of the calendar, where shifting by a day or a time zone overflows.
+#: Only a plain date is taken, never a timestamp cut down to one.
 FilterDate = Annotated[
     date,
     Field(ge=date(1900, 1, 1), le=date(9998, 12, 31)),
+    # After the Field, so that the published schema stays a plain date.
+    BeforeValidator(_calendar_date_only),
 ]
 
 #: A position in a commit-ordered stream: a PostgreSQL bigint.

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.money import Money
@@ -21,6 +21,7 @@ from gateway.db.engine import transaction
 from gateway.db.tables import DocumentRow, OrderRow
 from gateway.orders.repository import OrderRepository
 from tests.gateway.orders.conftest import Worker, linked_caller, order_body, place
+from tests.gateway.orders.test_placement import TIMESTAMPS_FOR_A_DATE
 from tests.support.backends import InMemoryErp
 from tests.support.factories import Caller
 
@@ -173,6 +174,76 @@ async def test_filters_by_status_reference_and_local_dates(
     assert ids(by_text) == ["PO-B2"]
     assert ids(on_march_2) == ["PO-A1"]
     assert ids(on_march_1) == []
+
+
+def aware(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    assert parsed.utcoffset() is not None, f"{value} has no offset"
+    return parsed
+
+
+async def test_c04_order_times_are_timestamptz_and_returned_with_an_offset(
+    api: httpx.AsyncClient, dealer: Caller, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    order_id = (await place(api, dealer, order_body(("P1", 1)))).json()["id"]
+    async with transaction(sessions) as session:
+        await session.execute(
+            text(
+                "UPDATE orders SET created_at = '2025-03-30T01:30:00+03:00' "
+                "WHERE id = :id"
+            ),
+            {"id": uuid.UUID(order_id)},
+        )
+        in_utc = await session.scalar(
+            text("SELECT created_at AT TIME ZONE 'UTC' FROM orders WHERE id = :id"),
+            {"id": uuid.UUID(order_id)},
+        )
+        columns = await session.execute(
+            text(
+                "SELECT table_name || '.' || column_name, data_type "
+                "FROM information_schema.columns WHERE table_name IN "
+                "('orders', 'order_timeline') AND column_name IN "
+                "('created_at', 'updated_at', 'next_attempt_at', 'at')"
+            )
+        )
+        column_types = {str(name): str(kind) for name, kind in columns}
+
+    detail = (await api.get(f"/v1/orders/{order_id}", headers=dealer.headers)).json()
+    listed = (await api.get("/v1/orders", headers=dealer.headers)).json()
+
+    assert column_types == {
+        "orders.created_at": "timestamp with time zone",
+        "orders.updated_at": "timestamp with time zone",
+        "orders.next_attempt_at": "timestamp with time zone",
+        "order_timeline.at": "timestamp with time zone",
+    }
+    # 01:30 at +03:00 is 22:30 UTC the day before.
+    assert in_utc == datetime(2025, 3, 29, 22, 30)
+    assert aware(detail["created_at"]) == datetime(2025, 3, 29, 22, 30, tzinfo=UTC)
+    assert aware(listed["items"][0]["created_at"]) == aware(detail["created_at"])
+    for step in detail["timeline"]:
+        aware(step["at"])
+
+
+@pytest.mark.parametrize("value", TIMESTAMPS_FOR_A_DATE)
+@pytest.mark.parametrize("name", ["created_from", "created_to"])
+async def test_c04_a_timestamp_in_a_date_filter_is_a_422_never_a_500(
+    api: httpx.AsyncClient, dealer: Caller, name: str, value: object
+) -> None:
+    await place(api, dealer, order_body(("P1", 1)))
+
+    listing = await api.get(
+        "/v1/orders", params={name: str(value)}, headers=dealer.headers
+    )
+    export = await api.get(
+        "/v1/orders/export", params={name: str(value)}, headers=dealer.headers
+    )
+
+    for response in (listing, export):
+        assert response.status_code == 422, response.text
+        [error] = response.json()["errors"]
+        assert error["location"] == f"query.{name}"
+        assert "not a timestamp" in error["message"]
 
 
 async def test_the_detail_shows_lines_totals_erp_number_and_timeline(

@@ -84,6 +84,49 @@ async def test_bad_quantities_are_a_422_naming_the_line(
     assert await count_orders(sessions) == 0
 
 
+#: C04: where the orders API takes a calendar date, a timestamp (with or without
+#: an offset, at midnight or not) is refused, never cut down to its date.
+TIMESTAMPS_FOR_A_DATE = [
+    "2025-03-30T01:30:00+03:00",
+    "2025-03-30T01:30:00",
+    "2025-03-30T00:00:00+09:00",
+    "2025-03-30T00:00:00",
+    "2025-03-30T00:00:00Z",
+    1743292800,
+]
+
+
+@pytest.mark.parametrize("field", ["requested_date", "order_date"])
+@pytest.mark.parametrize("value", TIMESTAMPS_FOR_A_DATE)
+async def test_c04_a_timestamp_for_an_order_date_is_a_422_never_a_500(
+    api: httpx.AsyncClient,
+    dealer: Caller,
+    sessions: async_sessionmaker[AsyncSession],
+    field: str,
+    value: object,
+) -> None:
+    response = await place(api, dealer, order_body(("P1", 1), **{field: value}))
+
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["location"] == f"body.{field}"
+    assert "not a timestamp" in error["message"]
+    assert await count_orders(sessions) == 0
+
+
+async def test_c04_a_requested_date_is_kept_as_the_calendar_date_sent(
+    api: httpx.AsyncClient, dealer: Caller
+) -> None:
+    response = await place(
+        api, dealer, order_body(("P1", 1), requested_date="2025-03-30")
+    )
+    read = await api.get(f"/v1/orders/{response.json()['id']}", headers=dealer.headers)
+
+    assert response.status_code == 201, response.text
+    assert response.json()["requested_date"] == "2025-03-30"
+    assert read.json()["requested_date"] == "2025-03-30"
+
+
 async def test_an_unknown_sku_is_a_422_naming_the_line(
     api: httpx.AsyncClient, dealer: Caller, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
