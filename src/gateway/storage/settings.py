@@ -25,7 +25,10 @@ class S3Settings(BaseModel):
     access_key_id: SecretStr | None = Field(
         default=None, description="Unset: the SDK's usual credential chain."
     )
-    secret_access_key: SecretStr | None = Field(default=None)
+    secret_access_key: SecretStr | None = Field(
+        default=None,
+        description="Secret of access_key_id; unset: the SDK's usual credential chain.",
+    )
     part_bytes: int = Field(
         default=8 << 20,
         ge=5 << 20,
@@ -42,4 +45,7 @@ class AttachmentStorageSettings(BaseModel):
         default=StorageKind.POSTGRES,
         description="postgres (chunks in Portico's database) or s3.",
     )
-    s3: S3Settings = Field(default_factory=S3Settings)
+    s3: S3Settings = Field(
+        default_factory=S3Settings,
+        description="The S3-compatible store, used when kind is s3.",
+    )
