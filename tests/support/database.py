@@ -13,7 +13,7 @@ import contextlib
 import os
 import uuid
 import warnings
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -62,3 +62,16 @@ def test_database(tmp_root: Path) -> Iterator[str]:
         yield asyncpg_url(server.get_uri(database=name))
     finally:
         server.cleanup()
+
+
+@contextlib.asynccontextmanager
+async def sibling_database(url: str) -> AsyncIterator[str]:
+    """Yield the URL of a new, empty database on the server ``url`` is on;
+    it is dropped afterwards. For tests that need a schema of their own (one
+    behind head, say) beside the session's migrated one."""
+    name = f"portico_test_{uuid.uuid4().hex[:12]}"
+    await _admin(url, f'CREATE DATABASE "{name}"')
+    try:
+        yield asyncpg_url(make_url(url).set(database=name).render_as_string(False))
+    finally:
+        await _admin(url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
