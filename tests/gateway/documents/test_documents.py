@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import httpx
+import openpyxl
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -427,6 +428,106 @@ async def test_the_reconciliation_statement_balances_and_exports(
     assert rows[-1][1] == "closing_balance"
     assert rows[-1][6] == "200.40"
     assert backwards.status_code == 422
+
+
+def xlsx_rows(content: bytes) -> list[list[str]]:
+    """The first worksheet's cells as text, row by row, as a spreadsheet
+    program reads them (openpyxl); blank trailing cells are not stored."""
+    workbook = openpyxl.load_workbook(io.BytesIO(content), read_only=True)
+    try:
+        sheet = workbook.worksheets[0]
+        return [
+            trimmed(["" if value is None else str(value) for value in row])
+            for row in sheet.iter_rows(values_only=True)
+        ]
+    finally:
+        workbook.close()
+
+
+def statement_rows(body: dict[str, Any]) -> list[list[str]]:
+    """What the JSON statement says, as the export's rows (trailing blanks cut,
+    as a spreadsheet does not store them)."""
+    currency = body["currency"]
+    opening = body["opening_balance"]["amount"]
+    closing = body["closing_balance"]["amount"]
+    rows = [
+        [body["from"], "opening_balance", "", "", "", "", opening, currency, ""],
+        *(
+            [
+                line["date"],
+                line["kind"],
+                line["reference"],
+                line["description"],
+                line["debit"]["amount"],
+                line["credit"]["amount"],
+                line["balance"]["amount"],
+                currency,
+                line["document_id"] or "",
+            ]
+            for line in body["lines"]
+        ),
+        [body["to"], "closing_balance", "", "", "", "", closing, currency, ""],
+    ]
+    header = [
+        "date",
+        "kind",
+        "reference",
+        "description",
+        "debit",
+        "credit",
+        "balance",
+        "currency",
+        "document_id",
+    ]
+    return [header, *(trimmed(row) for row in rows)]
+
+
+def trimmed(row: list[str]) -> list[str]:
+    while row and row[-1] == "":
+        row = row[:-1]
+    return row
+
+
+async def test_the_reconciliation_statement_exports_as_xlsx_with_the_json_rows(
+    api: httpx.AsyncClient,
+    erp: InMemoryErp,
+    sync: DocumentSync,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    first, _ = await two_dealers(sessions)
+    erp.documents.append(erp_document("account.invoice,1", "CUST-1"))
+    await sync.run_once()
+    erp.ledgers["CUST-1"] = [
+        entry(1, LedgerEntryKind.INVOICE, debit="1000.10"),
+        entry(3, LedgerEntryKind.INVOICE, debit="250.45"),
+        entry(4, LedgerEntryKind.CREDIT_NOTE, credit="50.05"),
+        entry(5, LedgerEntryKind.PAYMENT, credit="1000.10"),
+    ]
+    params = {"from": "2026-11-02", "to": "2026-11-08"}
+
+    statement = await api.get(
+        "/v1/documents/reconciliation", params=params, headers=first.headers
+    )
+    as_xlsx = await api.get(
+        "/v1/documents/reconciliation",
+        params={**params, "format": "xlsx"},
+        headers=first.headers,
+    )
+
+    assert statement.status_code == 200, statement.text
+    assert as_xlsx.status_code == 200, as_xlsx.text
+    assert as_xlsx.headers["content-type"] == (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    )
+    assert (
+        "statement-2026-11-02-2026-11-08.xlsx"
+        in (as_xlsx.headers["content-disposition"])
+    )
+    assert as_xlsx.content.startswith(b"PK\x03\x04"), "an xlsx is a zip archive"
+    rows = xlsx_rows(as_xlsx.content)
+    assert rows == statement_rows(statement.json())
+    assert len(rows) == 1 + 1 + 3 + 1, "header, opening, three postings, closing"
+    assert rows[-1][6] == "200.40"
 
 
 async def test_the_statement_needs_a_linked_account(
