@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.gateway.webhooks.conftest import (
@@ -62,6 +64,71 @@ async def test_each_attempt_is_logged_with_status_duration_and_a_truncated_body(
     assert succeeded["response_status"] == 204
     assert succeeded["error_class"] is None
     assert endpoint["secret"] not in str(page)
+
+
+def secret_forms(secret: str) -> list[str]:
+    """The secret as issued and its key alone, without the whsec_ prefix."""
+    return [secret, secret.removeprefix("whsec_")]
+
+
+async def test_secrets_never_reach_the_delivery_log_or_the_logs(
+    api: httpx.AsyncClient,
+    caller: Caller,
+    sessions: async_sessionmaker[AsyncSession],
+    receiver: Receiver,
+    receiver_url: str,
+    worker: Worker,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    endpoint = await create_endpoint(api, caller, receiver_url, event_types=ORDERS)
+    rotated = await api.post(
+        f"/v1/webhooks/endpoints/{endpoint['id']}/rotate-secret",
+        headers=caller.headers,
+    )
+    # Both secrets sign during the grace period: both must stay hidden.
+    secrets = secret_forms(endpoint["secret"]) + secret_forms(rotated.json()["secret"])
+    receiver.answer_with(Answer(500, body=b"try later"), Answer(500), OK)
+    await emit(sessions, caller)
+    await worker.fan_out()
+
+    async with dispatcher(sessions, max_attempts=2) as impatient:
+        await impatient.run_once()
+        await impatient.run_once()
+        [failed] = (await log(api, caller, status="failed"))["items"]
+        retried = await api.post(
+            f"/v1/webhooks/deliveries/{failed['id']}/retry", headers=caller.headers
+        )
+        await impatient.run_once()
+    listed = await api.get("/v1/webhooks/deliveries", headers=caller.headers)
+    detail = await api.get(
+        f"/v1/webhooks/deliveries/{failed['id']}", headers=caller.headers
+    )
+    read = await api.get(
+        f"/v1/webhooks/endpoints/{endpoint['id']}", headers=caller.headers
+    )
+
+    assert rotated.status_code == 200
+    assert detail.json()["status"] == "delivered"
+    assert [a["response_status"] for a in detail.json()["attempts"]] == [
+        500,
+        500,
+        204,
+    ]
+    events = {
+        record.msg.get("event")
+        for record in caplog.records
+        if isinstance(record.msg, dict)
+    }
+    assert {
+        "webhook.delivery.retry_scheduled",
+        "webhook.delivery.failed",
+        "webhook.delivery.delivered",
+    } <= events
+    logged = caplog.text + "".join(repr(record.__dict__) for record in caplog.records)
+    for text in (retried.text, listed.text, detail.text, read.text, logged):
+        for secret in secrets:
+            assert secret not in text
 
 
 async def test_a_delivery_out_of_attempts_fails_and_a_retry_starts_a_new_budget(

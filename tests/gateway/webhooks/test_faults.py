@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from standardwebhooks import Webhook
@@ -309,3 +310,36 @@ async def test_a_success_stops_the_failure_clock(
     assert failing["last_success_at"] is None
     assert recovered["failing_since"] is None
     assert recovered["last_success_at"] is not None
+
+
+@pytest.mark.parametrize("status", [302, 307])
+async def test_a_redirect_is_not_followed_and_fails_the_attempt_with_its_status(
+    api: httpx.AsyncClient,
+    caller: Caller,
+    sessions: async_sessionmaker[AsyncSession],
+    receiver: Receiver,
+    receiver_url: str,
+    worker: Worker,
+    status: int,
+) -> None:
+    elsewhere = Receiver()
+    async with serving(elsewhere) as elsewhere_url:
+        await create_endpoint(api, caller, f"{receiver_url}/hook", event_types=ORDERS)
+        receiver.answer_with(
+            Answer(status, headers={"Location": f"{elsewhere_url}/stolen"})
+        )
+        await emit(sessions, caller)
+
+        await worker.round()
+
+    [sent] = await receiver.wait_for(1)
+    assert sent.path == "/hook"
+    assert elsewhere.requests == []
+    [attempt] = await attempts(sessions)
+    assert attempt.response_status == status
+    assert attempt.error_class == "redirect_not_followed"
+    assert str(status) in (attempt.error_detail or "")
+    [delivery] = await deliveries(sessions)
+    assert delivery.status == "pending", "a redirect is retried like any failure"
+    assert delivery.attempt_count == 1
+    assert delivery.delivered_at is None
