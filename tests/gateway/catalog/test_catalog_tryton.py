@@ -142,10 +142,11 @@ async def test_availability_for_many_skus_in_one_call(
     tryton_peer: TrytonPeer,
 ) -> None:
     caller = await tpch_caller(sessions, tpch, tryton_peer)
+    # Parts no other test orders: a confirmed sale lowers the stock shown.
     parts = tryton_peer.manifest.parts
     items = [
-        {"sku": parts[1].code, "quantity": 1},
-        {"sku": parts[2].code, "quantity": int(VOLUME_QUANTITY)},
+        {"sku": parts[1701].code, "quantity": 1},
+        {"sku": parts[1702].code, "quantity": int(VOLUME_QUANTITY)},
         {"sku": "NO-SUCH-PART", "quantity": 1},
     ]
 
@@ -155,9 +156,9 @@ async def test_availability_for_many_skus_in_one_call(
 
     assert response.status_code == 200, response.text
     by_sku = {item["sku"]: item for item in response.json()["items"]}
-    assert Decimal(by_sku[parts[1].code]["stock"]["total"]) == parts[1].quantity
-    volume = Decimal(by_sku[parts[2].code]["price"]["unit_price"]["amount"])
-    assert volume < parts[2].list_price
+    assert Decimal(by_sku[parts[1701].code]["stock"]["total"]) == (parts[1701].quantity)
+    volume = Decimal(by_sku[parts[1702].code]["price"]["unit_price"]["amount"])
+    assert volume < parts[1702].list_price
     assert by_sku["NO-SUCH-PART"]["known"] is False
 
 
