@@ -6,16 +6,18 @@ flight:
 
 - ``aiohttp`` (the baseline): a raw ``aiohttp.ClientSession`` with a
   ``TCPConnector`` of as many connections as calls in flight.
-- ``portico-httpx``: ``ConnectorCalls.run`` around a GET on an
-  ``httpx.AsyncClient`` built the way connectors build theirs (httpx's own
-  transport, httpcore's pool), inside ``translate_http_errors``.
-- ``portico-httpx-aiohttp``: the same, with the client's transport replaced by
-  ``httpx_aiohttp.AiohttpTransport`` (aiohttp's pool and parser under httpx's
-  API), the change the design note proposes if httpx's pool is too slow.
+- ``portico`` (gated): what ships. ``ConnectorCalls.run`` around a GET, inside
+  ``translate_http_errors``, on the client ``build_http_client`` returns, the
+  builder every connector uses.
 
-``--variants`` can add two diagnostics, ``bare-httpx`` and
-``bare-httpx-aiohttp``: the same two clients without ``ConnectorCalls``, to
-tell the client's cost from the call policy's.
+``--variants`` can add diagnostics, not gated:
+
+- ``portico-httpx``: the same call policy on an ``httpx.AsyncClient`` with
+  httpx's own transport (httpcore's pool), the transport connectors used
+  before ``httpx_aiohttp.AiohttpTransport``.
+- ``bare-portico``, ``bare-httpx``: those clients without ``ConnectorCalls``
+  and ``translate_http_errors``, to tell the client's cost from the call
+  policy's.
 
 Every pool holds as many connections as there are calls in flight, and keeps
 them 60 s, so rounds measure warm connections only. A failed call (deadline,
@@ -43,12 +45,12 @@ from dataclasses import dataclass
 
 import aiohttp
 import httpx
-from httpx_aiohttp import AiohttpTransport
 
 from bench import _support as support
 from connectors.runtime.calls import ConnectorCalls
 from connectors.runtime.config import ConnectorConfig
 from connectors.runtime.errors import translate_http_errors
+from connectors.runtime.http import build_http_client
 
 BENCHMARK = "H1"
 LATENCY_MS = 10.0
@@ -57,13 +59,14 @@ KEEPALIVE_SECONDS = 60.0
 OPERATION = "get"
 
 BASELINE = "aiohttp"
+#: What ships: ConnectorCalls on the client connectors build.
+PORTICO = "portico"
 HTTPX = "portico-httpx"
-HTTPX_AIOHTTP = "portico-httpx-aiohttp"
 #: Diagnostics: the same clients without ConnectorCalls, to split the cost.
+BARE_PORTICO = "bare-portico"
 BARE_HTTPX = "bare-httpx"
-BARE_HTTPX_AIOHTTP = "bare-httpx-aiohttp"
-PORTICO_VARIANTS = (HTTPX, HTTPX_AIOHTTP)
-DIAGNOSTIC_VARIANTS = (BARE_HTTPX, BARE_HTTPX_AIOHTTP)
+PORTICO_VARIANTS = (PORTICO,)
+DIAGNOSTIC_VARIANTS = (HTTPX, BARE_PORTICO, BARE_HTTPX)
 
 Call = Callable[[], Awaitable[object]]
 
@@ -129,17 +132,15 @@ def _connector_config(url: str, concurrency: int) -> ConnectorConfig:
     )
 
 
-def _httpx_client(
-    config: ConnectorConfig, transport: httpx.AsyncBaseTransport | None
-) -> httpx.AsyncClient:
-    """A client built like a connector builds its own (see TrytonConnector)."""
+def _httpx_client(config: ConnectorConfig) -> httpx.AsyncClient:
+    """``build_http_client``'s client on httpx's own transport."""
     return httpx.AsyncClient(
         base_url=str(config.base_url).rstrip("/"),
         timeout=httpx.Timeout(
             config.deadline_seconds, connect=config.connect_timeout_seconds
         ),
         limits=_limits(config),
-        transport=transport,
+        follow_redirects=False,
     )
 
 
@@ -194,23 +195,19 @@ class Clients:
             ),
             timeout=aiohttp.ClientTimeout(total=config.deadline_seconds),
         )
-        self._httpx = _httpx_client(config, None)
-        self._httpx_aiohttp = _httpx_client(
-            config, AiohttpTransport(limits=_limits(config))
-        )
+        self._portico = build_http_client(config)
+        self._httpx = _httpx_client(config)
         self.calls: dict[str, Call] = {
             BASELINE: _aiohttp_call(self._session, url + "/"),
+            PORTICO: _portico_call(ConnectorCalls("stub", config), self._portico),
+            BARE_PORTICO: _bare_call(self._portico),
             HTTPX: _portico_call(ConnectorCalls("stub", config), self._httpx),
-            HTTPX_AIOHTTP: _portico_call(
-                ConnectorCalls("stub", config), self._httpx_aiohttp
-            ),
             BARE_HTTPX: _bare_call(self._httpx),
-            BARE_HTTPX_AIOHTTP: _bare_call(self._httpx_aiohttp),
         }
 
     async def aclose(self) -> None:
+        await self._portico.aclose()
         await self._httpx.aclose()
-        await self._httpx_aiohttp.aclose()
         await self._session.close()
 
 
@@ -407,15 +404,15 @@ def report(
 
 - **baseline `aiohttp`**: raw `aiohttp.ClientSession` GETs
   (`TCPConnector(limit=<in flight>)`), reading the body.
-- **`portico-httpx`**: `ConnectorCalls.run` (deadline, stamina retries,
-  purgatory breaker, semaphore of <in flight> slots, a log line per call)
-  around `translate_http_errors` and an `httpx.AsyncClient` GET with httpx's
-  default transport, pool of <in flight> connections.
-- **`portico-httpx-aiohttp`**: the same with
-  `transport=httpx_aiohttp.AiohttpTransport(limits=...)`.
-- `bare-*` rows, if any, are diagnostics: the same clients without
-  `ConnectorCalls` and `translate_http_errors`.
-- Both Portico clients keep the default `ConnectorConfig` except
+- **`portico`** (gated, what ships): `ConnectorCalls.run` (deadline, stamina
+  retries, purgatory breaker, semaphore of <in flight> slots, a log line per
+  call) around `translate_http_errors` and a GET on the client
+  `connectors.runtime.build_http_client` returns, pool of <in flight>
+  connections.
+- Diagnostics, if any, not gated: **`portico-httpx`**, the same policy on an
+  `httpx.AsyncClient` with httpx's default transport; `bare-*`, those clients
+  without `ConnectorCalls` and `translate_http_errors`.
+- Every Portico client keeps the default `ConnectorConfig` except
   `max_concurrency` (= calls in flight): 5 s deadline, 3 attempts, breaker
   opening after 5 failures for 30 s.
 - Stub backend answering after {LATENCY_MS:g} ms; closed loop, {rounds_note}.

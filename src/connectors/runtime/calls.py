@@ -4,7 +4,8 @@ circuit breaker and a log line per call.
 The layers, outermost first::
 
     total deadline  (asyncio.timeout: covers waiting, retries and backoff)
-      retries       (stamina, idempotent calls only, retryable errors only)
+      retries       (stamina, idempotent calls only, retryable errors only;
+                     entered only once a first attempt has failed)
         breaker     (purgatory; permanent rejections do not count as failures)
           slot      (a semaphore bounding calls in flight)
             call
@@ -100,6 +101,17 @@ class ConnectorCalls:
     async def _with_retries(
         self, operation: str, call: Callable[[], Awaitable[T]]
     ) -> T:
+        # Most calls succeed at once: the first attempt runs before stamina
+        # builds its retrying state (~25-50 µs a call, H1). If it fails with
+        # a retryable error, stamina takes over from its first attempt, which
+        # raises that same error again without calling, so stamina waits,
+        # counts and reports every attempt as if it had made the first too.
+        try:
+            return await self._once(operation, call)
+        except Exception as error:
+            if not _retryable(error) or self.config.retry_attempts < 2:
+                raise
+            first: Exception | None = error
         async for attempt in stamina.retry_context(
             on=_retryable,
             attempts=self.config.retry_attempts,
@@ -109,6 +121,9 @@ class ConnectorCalls:
             wait_jitter=self.config.retry_wait_initial_seconds,
         ):
             with attempt:
+                if first is not None:
+                    replayed, first = first, None
+                    raise replayed
                 return await self._once(operation, call)
         raise AssertionError("stamina ends with a result or an exception")
 

@@ -81,6 +81,18 @@ async def test_idempotent_calls_are_retried_on_transient_failures() -> None:
     assert stats.statuses == [503, 502, 200]
 
 
+async def test_retries_stop_at_the_configured_attempts_counting_the_first() -> None:
+    stats = ServerStats()
+    async with (
+        scripted_server([503, 503, 503, 200], stats) as base_url,
+        client(base_url) as http,
+    ):
+        with pytest.raises(BackendUnavailableError):
+            await get_json(http, ConnectorCalls("erp", config(base_url)))
+
+    assert stats.statuses == [503, 503, 503], "3 attempts in all, the first included"
+
+
 async def test_non_idempotent_calls_are_tried_once() -> None:
     stats = ServerStats()
     async with scripted_server([503, 200], stats) as base_url, client(base_url) as http:
