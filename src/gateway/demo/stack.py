@@ -191,6 +191,13 @@ async def _demo(
                     f"{len(plan.orders)} TPC-H orders of {len(plan.custkeys)} dealers",
                     soft_wrap=True,
                 )
+                if plan.left_out:
+                    console.print(
+                        f"Left out {len(plan.left_out)} TPC-H orders that list one "
+                        "part on two lines (Portico takes one line per SKU): "
+                        + ", ".join(map(str, plan.left_out)),
+                        soft_wrap=True,
+                    )
                 rpc = TrytonRpc(
                     erp_http, erp.database, erp.admin_login, erp.admin_password
                 )
