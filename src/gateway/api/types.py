@@ -8,7 +8,7 @@ a naive timestamp is ambiguous across an account's time zone and DST.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -83,9 +83,15 @@ class MoneyModel(BaseModel):
 
 
 #: A timestamp with an explicit offset; naive ones are refused with a 422.
+#: Bounded like FilterDate: at the ends of the calendar an offset pushes the
+#: instant past what PostgreSQL and Python's datetime hold.
 Timestamp = Annotated[
     AwareDatetime,
-    Field(examples=["2025-03-30T01:30:00+03:00"]),
+    Field(
+        ge=datetime(1900, 1, 1, tzinfo=UTC),
+        le=datetime(9998, 12, 31, tzinfo=UTC),
+        examples=["2025-03-30T01:30:00+03:00"],
+    ),
 ]
 
 

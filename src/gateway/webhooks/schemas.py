@@ -11,8 +11,9 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.api.types import Timestamp
 from gateway.db.tables import (
     WebhookAttemptRow,
     WebhookDeliveryRow,
@@ -168,11 +169,11 @@ class WebhookDeliveryPage(BaseModel):
 class WebhookReplay(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    since: AwareDatetime = Field(
+    since: Timestamp = Field(
         description="Start of the window (inclusive): when events occurred.",
         examples=["2025-03-30T00:00:00+02:00"],
     )
-    until: AwareDatetime | None = Field(
+    until: Timestamp | None = Field(
         default=None, description="End of the window (exclusive); now if omitted."
     )
 

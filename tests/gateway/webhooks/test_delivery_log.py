@@ -208,6 +208,41 @@ async def test_the_log_filters_by_endpoint_status_type_and_time(
     assert naive_time.status_code == 422
 
 
+#: Aware times whose instant falls off the calendar PostgreSQL and Python hold.
+CALENDAR_EDGES = ["9999-12-31T23:59:59-12:00", "0001-01-01T00:00:00+14:00"]
+
+
+@pytest.mark.parametrize("edge", CALENDAR_EDGES)
+async def test_c04_a_time_at_the_calendar_edge_is_a_422_never_a_500(
+    api: httpx.AsyncClient, caller: Caller, receiver_url: str, edge: str
+) -> None:
+    endpoint = await create_endpoint(api, caller, receiver_url)
+    replay = f"/v1/webhooks/endpoints/{endpoint['id']}/replay"
+
+    answers = {
+        "query.since": await api.get(
+            "/v1/webhooks/deliveries", params={"since": edge}, headers=caller.headers
+        ),
+        "query.until": await api.get(
+            "/v1/webhooks/deliveries", params={"until": edge}, headers=caller.headers
+        ),
+        "body.since": await api.post(
+            replay, json={"since": edge}, headers=caller.headers
+        ),
+        "body.until": await api.post(
+            replay,
+            json={"since": "2025-01-01T00:00:00Z", "until": edge},
+            headers=caller.headers,
+        ),
+    }
+
+    for location, response in answers.items():
+        assert response.status_code == 422, (location, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+        [error] = response.json()["errors"]
+        assert error["location"] == location
+
+
 async def test_log_pages_are_newest_first_and_show_each_delivery_once(
     api: httpx.AsyncClient,
     caller: Caller,
