@@ -10,6 +10,10 @@ The protocol, per account and key (case C09):
 3. The first request stores its answer in the same transaction as its effect,
    so the effect and the remembered answer commit together or not at all. If
    it fails unexpectedly, the claim is released so the client can retry.
+4. A claim left unanswered for longer than any request may take (its replica
+   died mid-request) lapses, so the client's retry is processed rather than
+   refused for a day. The answer is stored only while the claim it was made
+   under still holds: a request that outlived its claim rolls its effect back.
 
 Keys belong to an account: the same key sent by two accounts is two keys.
 """
@@ -19,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -35,6 +39,10 @@ from gateway.db.tables import IdempotencyKeyRow
 KEY_HEADER = "Idempotency-Key"
 #: How long an answer is remembered; a retry after that is a new request.
 RETENTION = timedelta(hours=24)
+#: How long an unanswered claim holds: well past the longest a request may
+#: take (a connector call's deadline is at most 120 s), short enough that a
+#: retry after a crashed replica is processed within minutes.
+CLAIM_LEASE = timedelta(minutes=5)
 MAX_KEY_LENGTH = 255
 
 KEY_REUSED = ProblemType(
@@ -55,6 +63,15 @@ KEY_REQUIRED = ProblemType(
 class StoredAnswer:
     status: int
     body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A request's hold on its key; ``claimed_at`` tells it from a later one."""
+
+    account_id: uuid.UUID
+    key: str
+    claimed_at: datetime
 
 
 def request_digest(scope: str, body: Any) -> bytes:
@@ -84,22 +101,27 @@ async def claim(
     key: str,
     scope: str,
     digest: bytes,
-) -> StoredAnswer | None:
+) -> Claim | StoredAnswer:
     """Claim ``key`` for this request, or return the answer already given.
 
     Raises ApiError 409 when the first request is still in flight and 422 when
     the key was used with another body or for another operation.
     """
     async with transaction(sessions) as session:
-        # An expired key is forgotten: the request is new again.
+        # An expired key, or a claim whose request died unanswered, is
+        # forgotten: the request is new again.
         await session.execute(
             delete(IdempotencyKeyRow).where(
                 IdempotencyKeyRow.account_id == account_id,
                 IdempotencyKeyRow.key == key,
-                IdempotencyKeyRow.expires_at < func.now(),
+                (IdempotencyKeyRow.expires_at < func.now())
+                | (
+                    IdempotencyKeyRow.response_status.is_(None)
+                    & (IdempotencyKeyRow.created_at < func.now() - CLAIM_LEASE)
+                ),
             )
         )
-        claimed = await session.scalar(
+        claimed_at = await session.scalar(
             insert(IdempotencyKeyRow)
             .values(
                 account_id=account_id,
@@ -109,10 +131,10 @@ async def claim(
                 expires_at=func.now() + RETENTION,
             )
             .on_conflict_do_nothing()
-            .returning(IdempotencyKeyRow.key)
+            .returning(IdempotencyKeyRow.created_at)
         )
-        if claimed is not None:
-            return None
+        if claimed_at is not None:
+            return Claim(account_id, key, claimed_at)
         existing = await session.scalar(
             select(IdempotencyKeyRow).where(
                 IdempotencyKeyRow.account_id == account_id,
@@ -137,29 +159,41 @@ async def claim(
     return StoredAnswer(existing.response_status, existing.response_body)
 
 
-async def remember(
-    session: AsyncSession, account_id: uuid.UUID, key: str, answer: StoredAnswer
-) -> None:
-    """Store the answer in ``session``: it commits with the request's effect."""
-    await session.execute(
-        update(IdempotencyKeyRow)
-        .where(IdempotencyKeyRow.account_id == account_id, IdempotencyKeyRow.key == key)
-        .values(response_status=answer.status, response_body=answer.body)
+def _held(claim: Claim) -> Any:
+    return (
+        (IdempotencyKeyRow.account_id == claim.account_id)
+        & (IdempotencyKeyRow.key == claim.key)
+        & (IdempotencyKeyRow.created_at == claim.claimed_at)
+        & IdempotencyKeyRow.response_status.is_(None)
     )
 
 
-async def release(
-    sessions: async_sessionmaker[AsyncSession], account_id: uuid.UUID, key: str
-) -> None:
+async def remember(session: AsyncSession, claim: Claim, answer: StoredAnswer) -> None:
+    """Store the answer in ``session``: it commits with the request's effect.
+
+    Raises ApiError 409 if the claim lapsed and a retry took the key over;
+    raised inside the effect's transaction, it rolls the effect back.
+    """
+    stored = await session.scalar(
+        update(IdempotencyKeyRow)
+        .where(_held(claim))
+        .values(response_status=answer.status, response_body=answer.body)
+        .returning(IdempotencyKeyRow.key)
+    )
+    if stored is None:
+        raise ApiError(
+            KEY_IN_FLIGHT,
+            f"this request took longer than its {KEY_HEADER} is held for, and a "
+            "retry with the same key has taken it over; nothing was changed by "
+            "this request, retry to get the answer",
+            headers={"Retry-After": "1"},
+        )
+
+
+async def release(sessions: async_sessionmaker[AsyncSession], claim: Claim) -> None:
     """Give up an unanswered claim so that the client's retry is processed."""
     async with transaction(sessions) as session:
-        await session.execute(
-            delete(IdempotencyKeyRow).where(
-                IdempotencyKeyRow.account_id == account_id,
-                IdempotencyKeyRow.key == key,
-                IdempotencyKeyRow.response_status.is_(None),
-            )
-        )
+        await session.execute(delete(IdempotencyKeyRow).where(_held(claim)))
 
 
 async def purge_expired(sessions: async_sessionmaker[AsyncSession]) -> int:

@@ -111,9 +111,9 @@ async def file_claim(
     key = idempotency.require_key(idempotency_key)
     scope = "claims.create"
     digest = idempotency.request_digest(scope, create.model_dump(mode="json"))
-    stored = await idempotency.claim(sessions, account.id, key, scope, digest)
-    if stored is not None:
-        return _json(stored.status, stored.body)
+    claimed = await idempotency.claim(sessions, account.id, key, scope, digest)
+    if isinstance(claimed, idempotency.StoredAnswer):
+        return _json(claimed.status, claimed.body)
     try:
         prepared = await claims.prepare(
             sessions,
@@ -134,7 +134,7 @@ async def file_claim(
             claim = await claims.create(session, account, prepared)
             body = claim_read(claim, account.zone, _now()).model_dump_json().encode()
             await idempotency.remember(
-                session, account.id, key, idempotency.StoredAnswer(201, body)
+                session, claimed, idempotency.StoredAnswer(201, body)
             )
         return _json(201, body, location=f"/v1/claims/{claim.id}")
     except DomainError as error:
@@ -143,13 +143,12 @@ async def file_claim(
         async with transaction(sessions) as session:
             await idempotency.remember(
                 session,
-                account.id,
-                key,
+                claimed,
                 idempotency.StoredAnswer(problem.status_code, bytes(problem.body)),
             )
         return problem
     except BaseException:
-        await idempotency.release(sessions, account.id, key)
+        await idempotency.release(sessions, claimed)
         raise
 
 

@@ -99,9 +99,9 @@ async def _place_once(
     account = principal.account
     key = idempotency.require_key(key_header)
     digest = idempotency.request_digest(scope, create.model_dump(mode="json"))
-    stored = await idempotency.claim(sessions, account.id, key, scope, digest)
-    if stored is not None:
-        return _json(stored.status, stored.body)
+    claimed = await idempotency.claim(sessions, account.id, key, scope, digest)
+    if isinstance(claimed, idempotency.StoredAnswer):
+        return _json(claimed.status, claimed.body)
     try:
         async with transaction(sessions) as session:
             buyer = await orders.buyer(session, account)
@@ -120,7 +120,7 @@ async def _place_once(
             )
             body = order_read(order).model_dump_json().encode()
             await idempotency.remember(
-                session, account.id, key, idempotency.StoredAnswer(201, body)
+                session, claimed, idempotency.StoredAnswer(201, body)
             )
         return _json(201, body, location=f"/v1/orders/{order.id}")
     except DomainError as error:
@@ -129,13 +129,12 @@ async def _place_once(
         async with transaction(sessions) as session:
             await idempotency.remember(
                 session,
-                account.id,
-                key,
+                claimed,
                 idempotency.StoredAnswer(problem.status_code, bytes(problem.body)),
             )
         return problem
     except BaseException:
-        await idempotency.release(sessions, account.id, key)
+        await idempotency.release(sessions, claimed)
         raise
 
 

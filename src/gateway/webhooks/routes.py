@@ -130,22 +130,22 @@ async def create_endpoint(
             return _answer(201, await _create(endpoints, session, account_id, create))
     key = idempotency.require_key(idempotency_key)
     digest = idempotency.request_digest(CREATE_SCOPE, create.model_dump(mode="json"))
-    stored = await idempotency.claim(sessions, account_id, key, CREATE_SCOPE, digest)
-    if stored is not None:
-        return _answer(stored.status, stored.body)
+    claimed = await idempotency.claim(sessions, account_id, key, CREATE_SCOPE, digest)
+    if isinstance(claimed, idempotency.StoredAnswer):
+        return _answer(claimed.status, claimed.body)
     try:
         async with transaction(sessions) as session:
             body = await _create(endpoints, session, account_id, create)
             answer = idempotency.StoredAnswer(201, body)
-            await idempotency.remember(session, account_id, key, answer)
+            await idempotency.remember(session, claimed, answer)
     except DomainError as error:
         # A refusal is the request's answer: a retry gets the same one.
         problem = domain_problem(error, request.url.path)
         answer = idempotency.StoredAnswer(problem.status_code, bytes(problem.body))
         async with transaction(sessions) as session:
-            await idempotency.remember(session, account_id, key, answer)
+            await idempotency.remember(session, claimed, answer)
     except BaseException:
-        await idempotency.release(sessions, account_id, key)
+        await idempotency.release(sessions, claimed)
         raise
     return _answer(answer.status, answer.body)
 
