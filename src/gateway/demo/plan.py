@@ -193,6 +193,4 @@ def plan_replay(tpch: TpchData, manifest: SeedManifest, orders: int) -> ReplayPl
                 ),
             )
         )
-    return ReplayPlan(
-        scale=tpch.scale, orders=tuple(planned), left_out=tuple(left_out)
-    )
+    return ReplayPlan(scale=tpch.scale, orders=tuple(planned), left_out=tuple(left_out))
