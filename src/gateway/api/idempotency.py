@@ -8,8 +8,11 @@ The protocol, per account and key (case C09):
    still in flight. One that finds it answered gets that answer again, status
    and body, byte for byte. One whose body differs from the first gets 422.
 3. The first request stores its answer in the same transaction as its effect,
-   so the effect and the remembered answer commit together or not at all. If
-   it fails unexpectedly, the claim is released so the client can retry.
+   so the effect and the remembered answer commit together or not at all. A
+   refusal that follows from the request alone (422, 404) is its answer too;
+   one that follows from a state that may change (409: the account is not
+   linked yet, say) is not remembered, so that the retry the problem asks for
+   is processed. If it fails unexpectedly, the claim is released as well.
 4. A claim left unanswered for longer than any request may take (its replica
    died mid-request) lapses, so the client's retry is processed rather than
    refused for a day. The answer is stored only while the claim it was made
@@ -27,12 +30,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
+from fastapi.responses import Response
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from domain.errors import ConflictError, DomainError
 from gateway.api.errors import ApiError
-from gateway.api.problems import ProblemType
+from gateway.api.handlers import domain_problem
+from gateway.api.problems import PROBLEM_MEDIA_TYPE, ProblemType
 from gateway.db.engine import transaction
 from gateway.db.tables import IdempotencyKeyRow
 
@@ -194,6 +200,42 @@ async def release(sessions: async_sessionmaker[AsyncSession], claim: Claim) -> N
     """Give up an unanswered claim so that the client's retry is processed."""
     async with transaction(sessions) as session:
         await session.execute(delete(IdempotencyKeyRow).where(_held(claim)))
+
+
+async def refuse(
+    sessions: async_sessionmaker[AsyncSession],
+    claim: Claim,
+    error: DomainError,
+    instance: str,
+) -> Response:
+    """The problem a refused request gets, remembered for its retries unless
+    the state that caused it may change (see the module's docstring)."""
+    problem = domain_problem(error, instance)
+    if isinstance(error, ConflictError):
+        await release(sessions, claim)
+        return problem
+    async with transaction(sessions) as session:
+        await remember(
+            session, claim, StoredAnswer(problem.status_code, bytes(problem.body))
+        )
+    return problem
+
+
+def answer(stored: StoredAnswer, collection: str) -> Response:
+    """A creation's answer, first time or replayed: 201 with the Location of
+    the new resource under ``collection``, or the problem it was refused with.
+    """
+    if stored.status >= 400:
+        return Response(
+            stored.body, status_code=stored.status, media_type=PROBLEM_MEDIA_TYPE
+        )
+    created = orjson.loads(stored.body)["id"]
+    return Response(
+        stored.body,
+        status_code=stored.status,
+        media_type="application/json",
+        headers={"Location": f"{collection}/{created}"},
+    )
 
 
 async def purge_expired(sessions: async_sessionmaker[AsyncSession]) -> int:

@@ -18,9 +18,7 @@ from gateway.accounts.service import Principal
 from gateway.api import idempotency
 from gateway.api.dependencies import Cursors, DbSession, get_sessions, require
 from gateway.api.errors import ApiError
-from gateway.api.handlers import domain_problem
 from gateway.api.problems import (
-    PROBLEM_MEDIA_TYPE,
     SERVICE_UNAVAILABLE,
     problem_responses,
 )
@@ -45,7 +43,8 @@ from gateway.orders.schemas import (
 )
 from gateway.orders.service import OrderRequest, OrderService
 
-router = APIRouter(prefix="/v1/orders", route_class=PorticoRoute, tags=["orders"])
+COLLECTION = "/v1/orders"
+router = APIRouter(prefix=COLLECTION, route_class=PorticoRoute, tags=["orders"])
 
 OrdersReader = Annotated[Principal, Depends(require(Scope.ORDERS_READ))]
 OrdersWriter = Annotated[Principal, Depends(require(Scope.ORDERS_WRITE))]
@@ -78,12 +77,6 @@ def get_orders(request: Request) -> OrderService:
 Orders = Annotated[OrderService, Depends(get_orders)]
 
 
-def _json(status: int, body: bytes, location: str | None = None) -> Response:
-    media_type = PROBLEM_MEDIA_TYPE if status >= 400 else "application/json"
-    headers = {"Location": location} if location else None
-    return Response(body, status_code=status, media_type=media_type, headers=headers)
-
-
 async def _place_once(
     *,
     request: Request,
@@ -101,7 +94,7 @@ async def _place_once(
     digest = idempotency.request_digest(scope, create.model_dump(mode="json"))
     claimed = await idempotency.claim(sessions, account.id, key, scope, digest)
     if isinstance(claimed, idempotency.StoredAnswer):
-        return _json(claimed.status, claimed.body)
+        return idempotency.answer(claimed, COLLECTION)
     try:
         async with transaction(sessions) as session:
             buyer = await orders.buyer(session, account)
@@ -118,21 +111,13 @@ async def _place_once(
             order = await orders.create(
                 session, prepared, reordered_from=reordered_from
             )
-            body = order_read(order).model_dump_json().encode()
-            await idempotency.remember(
-                session, claimed, idempotency.StoredAnswer(201, body)
+            created = idempotency.StoredAnswer(
+                201, order_read(order).model_dump_json().encode()
             )
-        return _json(201, body, location=f"/v1/orders/{order.id}")
+            await idempotency.remember(session, claimed, created)
+        return idempotency.answer(created, COLLECTION)
     except DomainError as error:
-        # A refusal is the request's answer: a retry gets the same one.
-        problem = domain_problem(error, request.url.path)
-        async with transaction(sessions) as session:
-            await idempotency.remember(
-                session,
-                claimed,
-                idempotency.StoredAnswer(problem.status_code, bytes(problem.body)),
-            )
-        return problem
+        return await idempotency.refuse(sessions, claimed, error, request.url.path)
     except BaseException:
         await idempotency.release(sessions, claimed)
         raise

@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.accounts.scopes import Scope
 from domain.backends import BackendUnavailableError
+from gateway.db.engine import transaction
+from gateway.references import EntityKind, ReferenceRepository
 from tests.gateway.orders.conftest import (
     Worker,
     count_orders,
@@ -234,6 +236,40 @@ async def test_c09_a_refusal_is_replayed_too(
     assert first.status_code == 422
     assert again.status_code == 422
     assert again.content == first.content
+
+
+async def test_c09_a_retry_after_linking_the_account_is_processed(
+    api: httpx.AsyncClient, caller: Caller, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    key = str(uuid.uuid4())
+    body = order_body(("P1", 1))
+    unlinked = await place(api, caller, body, key)
+    async with transaction(sessions) as session:
+        await ReferenceRepository(session).link(
+            EntityKind.ACCOUNT, caller.account.id, "erp", "CUST-1"
+        )
+
+    retried = await place(api, caller, body, key)
+    replayed = await place(api, caller, body, key)
+
+    assert unlinked.status_code == 409, "a state that may change is not remembered"
+    assert retried.status_code == 201, retried.text
+    assert replayed.content == retried.content
+    assert replayed.headers["location"] == f"/v1/orders/{retried.json()['id']}"
+    assert await count_orders(sessions) == 1
+
+
+async def test_c09_a_replayed_creation_keeps_its_location(
+    api: httpx.AsyncClient, dealer: Caller
+) -> None:
+    key = str(uuid.uuid4())
+    first = await place(api, dealer, order_body(("P1", 1)), key)
+
+    again = await place(api, dealer, order_body(("P1", 1)), key)
+
+    assert again.status_code == first.status_code == 201
+    assert again.headers["location"] == first.headers["location"]
+    assert again.headers["content-type"] == "application/json"
 
 
 async def test_with_the_erp_down_the_order_is_taken_unpriced_and_priced_later(
