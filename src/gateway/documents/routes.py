@@ -20,7 +20,7 @@ from gateway.api.dependencies import DbSession, get_sessions, require
 from gateway.api.errors import ApiError
 from gateway.api.problems import SERVICE_UNAVAILABLE, problem_responses
 from gateway.api.routing import PorticoRoute
-from gateway.api.types import Amount
+from gateway.api.types import Amount, FilterDate
 from gateway.documents.disposition import content_disposition
 from gateway.documents.export import XLSX_MEDIA_TYPE, document_export, statement_export
 from gateway.documents.repository import (
@@ -55,20 +55,12 @@ PAGE_LIMIT = 100
 
 TypeFilter = Annotated[list[DocumentType] | None, Query(description="Repeatable.")]
 StatusFilter = Annotated[list[DocumentStatus] | None, Query(description="Repeatable.")]
-#: Dates a query may name: clear of the calendar's ends.
-FIRST_DAY = date(1900, 1, 1)
-LAST_DAY = date(9998, 12, 31)
 IssuedFrom = Annotated[
-    date | None,
-    Query(
-        ge=FIRST_DAY,
-        le=LAST_DAY,
-        description="First issue day (inclusive), a calendar date of the books.",
-    ),
+    FilterDate | None,
+    Query(description="First issue day (inclusive), a calendar date of the books."),
 ]
 IssuedTo = Annotated[
-    date | None,
-    Query(ge=FIRST_DAY, le=LAST_DAY, description="Last issue day (inclusive)."),
+    FilterDate | None, Query(description="Last issue day (inclusive).")
 ]
 OrderFilter = Annotated[
     uuid.UUID | None, Query(description="Only documents of this order.")
@@ -227,11 +219,11 @@ async def reconciliation_statement(
     documents: Documents,
     sessions: Sessions,
     date_from: Annotated[
-        date | None,
+        FilterDate | None,
         Query(alias="from", description="First day; default: 1 January of `to`."),
     ] = None,
     date_to: Annotated[
-        date | None,
+        FilterDate | None,
         Query(
             alias="to", description="Last day; default: today in the account's zone."
         ),

@@ -157,6 +157,8 @@ def order_filter(
     reference: str | None,
 ) -> OrderFilter:
     """Filters with dates taken in the account's time zone, half-open."""
+    if created_from and created_to and created_to < created_from:
+        raise InvalidInputError("created_to is before created_from", field="created_to")
     zone = principal.account.zone
     return OrderFilter(
         statuses=frozenset(status or ()),

@@ -27,6 +27,7 @@ from gateway.orders.submission import OrderSubmitter
 from gateway.settings import WorkerSettings
 from tests.gateway.documents.conftest import erp_document
 from tests.gateway.orders.conftest import linked_caller, order_body, place
+from tests.gateway.orders.test_placement import TIMESTAMPS_FOR_A_DATE
 from tests.support.backends import InMemoryErp
 from tests.support.factories import Caller, make_caller
 
@@ -549,3 +550,51 @@ async def test_documents_need_the_documents_scope(
     response = await api.get(f"/v1/documents/{uuid.uuid4()}", headers=reader.headers)
 
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize("value", TIMESTAMPS_FOR_A_DATE)
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/v1/documents", "issued_from"),
+        ("/v1/documents", "issued_to"),
+        ("/v1/documents/export", "issued_from"),
+        ("/v1/documents/reconciliation", "from"),
+        ("/v1/documents/reconciliation", "to"),
+    ],
+)
+async def test_c04_a_timestamp_in_a_date_filter_is_a_422_never_cut_to_a_date(
+    api: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    path: str,
+    name: str,
+    value: object,
+) -> None:
+    first, _ = await two_dealers(sessions)
+
+    response = await api.get(path, params={name: str(value)}, headers=first.headers)
+
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["location"] == f"query.{name}"
+    assert "not a timestamp" in error["message"]
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+async def test_a_statement_at_the_calendar_edge_is_a_422_and_asks_nothing_of_the_erp(
+    api: httpx.AsyncClient,
+    erp: InMemoryErp,
+    sessions: async_sessionmaker[AsyncSession],
+    day: str,
+) -> None:
+    first, _ = await two_dealers(sessions)
+    asked = len(erp.calls)
+
+    response = await api.get(
+        "/v1/documents/reconciliation",
+        params={"from": day, "to": day},
+        headers=first.headers,
+    )
+
+    assert response.status_code == 422, response.text
+    assert len(erp.calls) == asked

@@ -246,6 +246,20 @@ async def test_c04_a_timestamp_in_a_date_filter_is_a_422_never_a_500(
         assert "not a timestamp" in error["message"]
 
 
+async def test_a_date_range_ending_before_it_starts_is_a_422(
+    api: httpx.AsyncClient, dealer: Caller
+) -> None:
+    params = {"created_from": "2025-03-02", "created_to": "2025-03-01"}
+
+    listing = await api.get("/v1/orders", params=params, headers=dealer.headers)
+    export = await api.get("/v1/orders/export", params=params, headers=dealer.headers)
+
+    for response in (listing, export):
+        assert response.status_code == 422, response.text
+        [error] = response.json()["errors"]
+        assert error["location"] == "created_to"
+
+
 async def test_the_detail_shows_lines_totals_erp_number_and_timeline(
     api: httpx.AsyncClient, dealer: Caller, worker: Worker, erp: InMemoryErp
 ) -> None:
