@@ -19,9 +19,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.api.context import accept_request_id, correlation_id_var
 from gateway.api.problems import (
+    BAD_REQUEST,
     HEADERS_TOO_LARGE,
     INTERNAL_ERROR,
     PAYLOAD_TOO_LARGE,
+    ProblemType,
     problem_response,
 )
 from gateway.logs import get_logger
@@ -124,6 +126,26 @@ class BodyTooLargeError(HTTPException):
         )
 
 
+def _declared_length_refusal(
+    declared: str, limit: int
+) -> tuple[ProblemType, str] | None:
+    """Why a declared Content-Length is refused before the body is read, if it is.
+
+    Only ASCII digits are a length; anything else is malformed, not large. The
+    digits are counted before they are converted: a length of thousands of
+    digits is over any limit, and converting it would be slow or refused.
+    """
+    if not (declared.isascii() and declared.isdigit()):
+        return BAD_REQUEST, f"Content-Length {declared[:40]!r} is not a number of bytes"
+    digits = declared.lstrip("0") or "0"
+    if len(digits) > len(str(limit)) or int(digits) > limit:
+        return (
+            PAYLOAD_TOO_LARGE,
+            f"the request body is larger than the limit of {limit} bytes",
+        )
+    return None
+
+
 class BodyLimitMiddleware:
     """Refuses bodies over the limit while they arrive, never after.
 
@@ -155,14 +177,13 @@ class BodyLimitMiddleware:
             return
         limit = self.limit_for(scope["path"])
         declared = _header(scope["headers"], b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            response = problem_response(
-                PAYLOAD_TOO_LARGE,
-                f"the request body is larger than the limit of {limit} bytes",
-                scope["path"],
-            )
-            await response(scope, receive, send)
-            return
+        if declared is not None:
+            refusal = _declared_length_refusal(declared, limit)
+            if refusal is not None:
+                problem, detail = refusal
+                response = problem_response(problem, detail, scope["path"])
+                await response(scope, receive, send)
+                return
 
         received = 0
 
