@@ -15,6 +15,7 @@ from gateway.api.dependencies import Cursors, DbSession, require
 from gateway.api.errors import ApiError
 from gateway.api.problems import SERVICE_UNAVAILABLE, problem_responses
 from gateway.api.routing import PorticoRoute
+from gateway.api.types import Sku
 from gateway.backends import Backends
 from gateway.catalog.schemas import (
     AvailabilityAnswer,
@@ -103,7 +104,7 @@ async def read_product(
     principal: CatalogReader,
     catalog: Catalog,
     session: DbSession,
-    sku: Annotated[str, Path(min_length=1, max_length=64)],
+    sku: Annotated[Sku, Path()],
     quantity: Annotated[int, Query(gt=0, le=1_000_000)] = 1,
 ) -> ProductDetail:
     ref = await customer_ref(request, principal, session)

@@ -135,6 +135,24 @@ async def test_an_unknown_sku_is_a_404_problem(
     assert response.headers["content-type"] == "application/problem+json"
 
 
+@pytest.mark.parametrize("sku", ["%00", "-P1", "P%201", "%E2%80%AEP1"])
+async def test_a_malformed_sku_is_a_422_naming_it(
+    tryton_client: httpx.AsyncClient,
+    sessions: async_sessionmaker[AsyncSession],
+    tpch: TpchData,
+    tryton_peer: TrytonPeer,
+    sku: str,
+) -> None:
+    caller = await tpch_caller(sessions, tpch, tryton_peer)
+
+    response = await tryton_client.get(
+        f"/v1/catalog/products/{sku}", headers=caller.headers
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["location"] == "path.sku"
+
+
 async def test_availability_for_many_skus_in_one_call(
     tryton_client: httpx.AsyncClient,
     sessions: async_sessionmaker[AsyncSession],
