@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.accounts.scopes import Scope
+from gateway.accounts.repository import ApiKeyRepository
 from gateway.accounts.service import Principal, authenticate
 from gateway.api.cursors import CursorCodec
 from gateway.api.errors import ApiError
@@ -79,6 +80,25 @@ async def get_principal(
     request.state.account_id = principal.account.id
     structlog.contextvars.bind_contextvars(account_id=str(principal.account.id))
     return principal
+
+
+async def still_allowed(
+    session: AsyncSession, principal: Principal, scope: Scope
+) -> bool:
+    """Whether ``principal`` would pass ``require(scope)`` again now: its key
+    unrevoked, its account active (the rule ``authenticate`` applies, read
+    by the same ``find_active``) and ``scope`` still granted.
+
+    For answers that outlive the request that opened them, such as the event
+    stream: one small query, run again at intervals of the caller's choosing.
+    The secret is not checked again; it was checked when the request came in
+    and a key's digest never changes.
+    """
+    found = await ApiKeyRepository(session).find_active(principal.key.prefix)
+    if found is None:
+        return False
+    key, _digest, account = found
+    return key.id == principal.key.id and Principal(account, key).allows(scope)
 
 
 def require(scope: Scope) -> Callable[[Principal], Awaitable[Principal]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
@@ -15,7 +16,7 @@ from sse_starlette import EventSourceResponse
 from domain.accounts.scopes import Scope
 from domain.errors import InvalidInputError
 from gateway.accounts.service import Principal
-from gateway.api.dependencies import DbSession, get_sessions, require
+from gateway.api.dependencies import DbSession, get_sessions, require, still_allowed
 from gateway.api.problems import problem_responses
 from gateway.api.routing import PorticoRoute
 from gateway.api.types import StreamPosition
@@ -23,7 +24,9 @@ from gateway.events.catalog import EVENT_TYPES
 from gateway.events.envelope import cloudevent
 from gateway.events.feed import events_after, latest_position
 from gateway.events.notifier import Notifier
+from gateway.logs import get_logger
 
+log = get_logger(__name__)
 router = APIRouter(prefix="/v1/events", route_class=PorticoRoute, tags=["events"])
 
 EventsReader = Annotated[Principal, Depends(require(Scope.EVENTS_READ))]
@@ -31,7 +34,11 @@ Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
 MAX_LIMIT = 500
 #: How often a quiet stream looks again even without a notification.
 STREAM_POLL_SECONDS = 1.0
-HEARTBEAT_SECONDS = 15
+#: How often the stream sends a comment to keep proxies from closing it. The
+#: caller's key is checked again before each one and before each batch of
+#: events: a revoked key or a suspended account ends the stream.
+HEARTBEAT_SECONDS = 15.0
+STREAM_BATCH = 100
 
 
 class CloudEventRead(BaseModel):
@@ -105,7 +112,10 @@ async def read_events(
         200: {
             "content": {"text/event-stream": {}},
             "description": "Each event's `id:` is its position; send it back as "
-            "Last-Event-ID to resume. Comments are sent as heartbeats.",
+            "Last-Event-ID to resume. Comments are sent as heartbeats. "
+            "The key is checked again before each heartbeat and each batch of "
+            "events: the stream ends, sending nothing more, once the key is "
+            "revoked or its account suspended.",
         },
         **problem_responses(401, 403, 422),
     },
@@ -129,10 +139,25 @@ async def stream_events(
     notifier: Notifier = request.app.state.events_notifier
 
     async def events() -> AsyncIterator[dict[str, Any]]:
+        loop = asyncio.get_running_loop()
         position = start
+        next_heartbeat = loop.time() + HEARTBEAT_SECONDS
         while not await request.is_disconnected():
+            heartbeat_due = loop.time() >= next_heartbeat
             async with sessions() as session:
-                rows = await events_after(session, account_id, position, wanted, 100)
+                rows = await events_after(
+                    session, account_id, position, wanted, STREAM_BATCH
+                )
+                # Checked after the read, so nothing read is sent unless the
+                # key still held once it was read; once per batch, not per event.
+                if (rows or heartbeat_due) and not await still_allowed(
+                    session, principal, Scope.EVENTS_READ
+                ):
+                    log.info(
+                        "events.stream.credential_lapsed",
+                        key_prefix=f"pk_{principal.key.prefix}",
+                    )
+                    return
             for row in rows:
                 assert row.position is not None
                 position = row.position
@@ -141,10 +166,16 @@ async def stream_events(
                     "event": row.type,
                     "data": orjson.dumps(cloudevent(row)).decode(),
                 }
+            if heartbeat_due:
+                next_heartbeat = loop.time() + HEARTBEAT_SECONDS
+                yield {"comment": "heartbeat"}
             if not rows:
-                await notifier.wait(STREAM_POLL_SECONDS)
+                await notifier.wait(
+                    min(STREAM_POLL_SECONDS, max(next_heartbeat - loop.time(), 0.0))
+                )
 
-    return EventSourceResponse(events(), ping=HEARTBEAT_SECONDS)
+    # Heartbeats come from the loop above, after the key was checked again.
+    return EventSourceResponse(events(), ping=0)
 
 
 def _resume_position(after: int | None, last_event_id: str | None) -> int | None:

@@ -31,6 +31,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MAX_URL_LENGTH = 2048
+MIN_PORT, MAX_PORT = 1, 65535
 
 #: Metadata services answer on these even where the range looks routable.
 METADATA_ADDRESSES: frozenset[IPAddress] = frozenset(
@@ -152,22 +153,41 @@ class TargetPolicy:
         )
 
 
+def _parsed(url: str) -> tuple[httpx.URL, str]:
+    """The URL and its host, or InvalidInputError if either cannot be read.
+
+    httpx parses lazily: a host such as ``xn--`` passes ``httpx.URL()`` and
+    fails only when ``.host`` decodes it (``idna.IDNAError``). Every error
+    parsing or normalising can raise for a hostile URL is a ``ValueError``
+    (``IDNAError`` and ``UnicodeError`` are ones) or ``httpx.InvalidURL``.
+    """
+    try:
+        parsed = httpx.URL(url)
+        host = parsed.host
+        str(parsed)  # the normal form, which is what is stored
+    except (httpx.InvalidURL, ValueError) as error:
+        raise InvalidInputError(f"not a valid URL: {error}", field="url") from None
+    return parsed, host
+
+
 def validated_url(url: str, policy: TargetPolicy) -> str:
     """The URL in normal form, or InvalidInputError saying what to change."""
     if len(url) > MAX_URL_LENGTH:
         raise InvalidInputError(
             f"a URL has at most {MAX_URL_LENGTH} characters", field="url"
         )
-    try:
-        parsed = httpx.URL(url)
-    except httpx.InvalidURL as error:
-        raise InvalidInputError(f"not a valid URL: {error}", field="url") from None
+    parsed, host = _parsed(url)
     try:
         policy.check_scheme(parsed.scheme)
     except InsecureUrlError as error:
         raise InvalidInputError(str(error), field="url") from None
-    if not parsed.host:
+    if not host:
         raise InvalidInputError("the URL needs a host", field="url")
+    if parsed.port is not None and not MIN_PORT <= parsed.port <= MAX_PORT:
+        raise InvalidInputError(
+            f"port {parsed.port} does not exist; ports are {MIN_PORT} to {MAX_PORT}",
+            field="url",
+        )
     if parsed.userinfo:
         raise InvalidInputError(
             "put no user name or password in the URL; requests are signed instead",
@@ -176,12 +196,12 @@ def validated_url(url: str, policy: TargetPolicy) -> str:
     if parsed.fragment:
         raise InvalidInputError("a URL fragment is never sent; remove it", field="url")
     try:
-        literal: IPAddress | None = ipaddress.ip_address(parsed.host)
+        literal: IPAddress | None = ipaddress.ip_address(host)
     except ValueError:
         literal = None
-    if literal is not None and not policy.permits(parsed.host, literal):
+    if literal is not None and not policy.permits(host, literal):
         raise InvalidInputError(
-            f"{parsed.host} is an internal address; webhooks go to public hosts",
+            f"{host} is an internal address; webhooks go to public hosts",
             field="url",
         )
     return str(parsed)

@@ -205,7 +205,12 @@ class WebhookTransport:
         body: bytes,
         watch: _Stopwatch,
     ) -> AttemptResult:
-        target = httpcore.URL(url)
+        try:
+            target = httpcore.URL(url)
+        except ValueError as error:
+            # Saved before its form was checked as it is now (a port past
+            # 65535): calling it can never work.
+            raise TargetError(f"the URL cannot be called: {error}") from None
         self._policy.check_scheme(target.scheme.decode("ascii"))
         timeout = self._settings.timeout_seconds
         async with self._pool.stream(

@@ -319,3 +319,84 @@ async def test_webhooks_need_their_scopes(
     assert create.status_code == 403
     assert read.status_code == 403
     assert allowed.status_code == 200
+
+
+HOSTILE_URLS = [
+    ("https://xn--/", "no punycode"),
+    ("https://xn--a.dealer.example/", "a control character"),
+    ("https://xn--zz-.dealer.example/", "ends with a hyphen"),
+    ("https://xn--ls8h.la/", "an emoji, not allowed in IDNA 2008"),
+    ("https://xn--55555555.dealer.example/", "not punycode at all"),
+    ("https://erp.dealer.example:0/hook", "port 0"),
+    ("https://erp.dealer.example:65536/hook", "one past the last port"),
+    ("https://erp.dealer.example:99999/hook", "wraps to 34463 on connect"),
+]
+
+
+def names_the_url(response: httpx.Response) -> None:
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert response.headers["content-type"] == "application/problem+json"
+    assert body["code"] == "invalid_input"  # as every other refused URL
+    assert [error["location"] for error in body["errors"]] == ["url"]
+
+
+@pytest.mark.parametrize(("url", "why"), HOSTILE_URLS)
+async def test_hostile_hosts_and_impossible_ports_are_a_422_naming_the_url(
+    api: httpx.AsyncClient, caller: Caller, url: str, why: str
+) -> None:
+    response = await api.post(
+        "/v1/webhooks/endpoints", json={"url": url}, headers=caller.headers
+    )
+    listed = await api.get("/v1/webhooks/endpoints", headers=caller.headers)
+
+    names_the_url(response)
+    assert listed.json()["items"] == [], why
+
+
+@pytest.mark.parametrize(("url", "why"), HOSTILE_URLS)
+async def test_patching_in_a_hostile_url_is_a_422_and_changes_nothing(
+    api: httpx.AsyncClient, caller: Caller, url: str, why: str
+) -> None:
+    created = await create_endpoint(api, caller, PUBLIC)
+
+    response = await api.patch(
+        f"/v1/webhooks/endpoints/{created['id']}",
+        json={"url": url},
+        headers=caller.headers,
+    )
+    read = await api.get(
+        f"/v1/webhooks/endpoints/{created['id']}", headers=caller.headers
+    )
+
+    names_the_url(response)
+    assert read.json()["url"] == PUBLIC, why
+
+
+async def test_the_first_and_last_ports_are_accepted(
+    api: httpx.AsyncClient, caller: Caller
+) -> None:
+    first = await create_endpoint(api, caller, "https://erp.dealer.example:1/hook")
+    last = await create_endpoint(api, caller, "https://erp.dealer.example:65535/hook")
+
+    assert first["url"] == "https://erp.dealer.example:1/hook"
+    assert last["url"] == "https://erp.dealer.example:65535/hook"
+
+
+async def test_an_overlong_idempotency_key_is_refused_as_orders_refuse_it(
+    api: httpx.AsyncClient, caller: Caller
+) -> None:
+    response = await api.post(
+        "/v1/webhooks/endpoints",
+        json={"url": PUBLIC},
+        headers={**caller.headers, "Idempotency-Key": "k" * 256},
+    )
+    longest = await api.post(
+        "/v1/webhooks/endpoints",
+        json={"url": PUBLIC},
+        headers={**caller.headers, "Idempotency-Key": "k" * 255},
+    )
+
+    assert response.status_code == 400, response.text
+    assert response.json()["code"] == "invalid_idempotency_key"
+    assert longest.status_code == 201

@@ -343,3 +343,33 @@ async def test_a_redirect_is_not_followed_and_fails_the_attempt_with_its_status(
     assert delivery.status == "pending", "a redirect is retried like any failure"
     assert delivery.attempt_count == 1
     assert delivery.delivered_at is None
+
+
+async def test_an_endpoint_stored_with_an_impossible_port_fails_alone(
+    api: httpx.AsyncClient,
+    caller: Caller,
+    sessions: async_sessionmaker[AsyncSession],
+    worker: Worker,
+    receiver: Receiver,
+    receiver_url: str,
+) -> None:
+    """Saved before ports were checked: its deliveries fail for good instead
+    of taking the dispatcher's round (and the other endpoints) down."""
+    good = await create_endpoint(api, caller, receiver_url, event_types=ORDERS)
+    bad = await create_endpoint(
+        api, caller, "https://erp.dealer.example/hook", event_types=ORDERS
+    )
+    async with transaction(sessions) as session:
+        await session.execute(
+            update(WebhookEndpointRow)
+            .where(WebhookEndpointRow.id == bad["id"])
+            .values(url="https://erp.dealer.example:99999/hook")
+        )
+    await emit(sessions, caller, "order-1")
+
+    await worker.until_idle()
+
+    outcome = {str(row.endpoint_id): row.status for row in await deliveries(sessions)}
+    assert outcome == {good["id"]: "delivered", bad["id"]: "failed"}
+    assert len(receiver.requests) == 1
+    assert "target_refused" in {row.error_class for row in await attempts(sessions)}

@@ -103,3 +103,23 @@ def test_a_url_is_kept_in_normal_form() -> None:
 def test_a_url_longer_than_the_limit_is_refused() -> None:
     with pytest.raises(InvalidInputError, match="at most 2048"):
         validated_url("https://erp.dealer.example/" + "a" * 2048, STRICT)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://xn--/",
+        "https://xn--a.dealer.example/",
+        "https://xn--zz-.dealer.example/",
+        "https://xn--ls8h.la/",
+        "https://dealer\udcff.example/",
+        "https://erp.dealer.example:0/",
+        "https://erp.dealer.example:65536/",
+        "https://erp.dealer.example:99999/",
+    ],
+)
+def test_a_host_or_port_that_cannot_be_used_is_invalid_input_on_url(url: str) -> None:
+    with pytest.raises(InvalidInputError) as refused:
+        validated_url(url, STRICT)
+
+    assert refused.value.field == "url"
