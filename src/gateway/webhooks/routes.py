@@ -6,7 +6,6 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -16,8 +15,7 @@ from domain.errors import DomainError, InvalidInputError, NotFoundError
 from gateway.accounts.service import Principal
 from gateway.api import idempotency
 from gateway.api.dependencies import Cursors, DbSession, get_sessions, require
-from gateway.api.handlers import domain_problem
-from gateway.api.problems import PROBLEM_MEDIA_TYPE, problem_responses
+from gateway.api.problems import problem_responses
 from gateway.api.routing import PorticoRoute
 from gateway.api.types import Timestamp
 from gateway.db.engine import transaction
@@ -45,6 +43,8 @@ from gateway.webhooks.service import WebhookEndpoints, known_event_types
 from gateway.webhooks.settings import WebhookSettings
 from gateway.webhooks.states import DeliveryStatus
 
+#: Where endpoints live; a created one is at COLLECTION/{id}.
+COLLECTION = "/v1/webhooks/endpoints"
 router = APIRouter(prefix="/v1/webhooks", route_class=PorticoRoute, tags=["webhooks"])
 
 WebhooksReader = Annotated[Principal, Depends(require(Scope.WEBHOOKS_READ))]
@@ -85,20 +85,6 @@ Endpoints = Annotated[WebhookEndpoints, Depends(get_endpoints)]
 CREATE_SCOPE = "webhooks.endpoints.create"
 
 
-def _answer(status: int, body: bytes) -> Response:
-    """A creation's answer, first time or replayed: 201 with its Location, or
-    the problem it was refused with."""
-    if status >= 400:
-        return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
-    endpoint_id = orjson.loads(body)["id"]
-    return Response(
-        body,
-        status_code=status,
-        media_type="application/json",
-        headers={"Location": f"/v1/webhooks/endpoints/{endpoint_id}"},
-    )
-
-
 async def _create(
     endpoints: WebhookEndpoints,
     session: AsyncSession,
@@ -128,27 +114,24 @@ async def create_endpoint(
     account_id = principal.account.id
     if idempotency_key is None:
         async with transaction(sessions) as session:
-            return _answer(201, await _create(endpoints, session, account_id, create))
+            body = await _create(endpoints, session, account_id, create)
+        return idempotency.answer(idempotency.StoredAnswer(201, body), COLLECTION)
     key = idempotency.require_key(idempotency_key)
     digest = idempotency.request_digest(CREATE_SCOPE, create.model_dump(mode="json"))
     claimed = await idempotency.claim(sessions, account_id, key, CREATE_SCOPE, digest)
     if isinstance(claimed, idempotency.StoredAnswer):
-        return _answer(claimed.status, claimed.body)
+        return idempotency.answer(claimed, COLLECTION)
     try:
         async with transaction(sessions) as session:
             body = await _create(endpoints, session, account_id, create)
-            answer = idempotency.StoredAnswer(201, body)
-            await idempotency.remember(session, claimed, answer)
+            created = idempotency.StoredAnswer(201, body)
+            await idempotency.remember(session, claimed, created)
     except DomainError as error:
-        # A refusal is the request's answer: a retry gets the same one.
-        problem = domain_problem(error, request.url.path)
-        answer = idempotency.StoredAnswer(problem.status_code, bytes(problem.body))
-        async with transaction(sessions) as session:
-            await idempotency.remember(session, claimed, answer)
+        return await idempotency.refuse(sessions, claimed, error, request.url.path)
     except BaseException:
         await idempotency.release(sessions, claimed)
         raise
-    return _answer(answer.status, answer.body)
+    return idempotency.answer(created, COLLECTION)
 
 
 @router.get(
