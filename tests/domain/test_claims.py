@@ -8,13 +8,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.claims.claimable import OrderLineBalance, claim_lines
+from domain.claims.claimable import (
+    CLAIMABLE_ORDER_STATUSES,
+    NOT_CLAIMABLE_BECAUSE,
+    OrderLineBalance,
+    OrderNotClaimableError,
+    claim_lines,
+    require_claimable_order,
+)
 from domain.claims.model import (
     ClaimReason,
     ClaimType,
     RequestedClaimLine,
     SlaClock,
     require_comment,
+    require_room_for_file,
     validate_request,
 )
 from domain.claims.sla import SERVICE_LEVELS, add_working_hours, due_times
@@ -28,6 +36,7 @@ from domain.claims.status import (
     require_open_thread,
 )
 from domain.errors import ConflictError, InvalidInputError
+from domain.orders.status import OrderStatus
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
@@ -212,3 +221,54 @@ def test_comments_are_trimmed_and_never_empty() -> None:
     assert require_comment("  thanks \n") == "thanks"
     with pytest.raises(InvalidInputError):
         require_comment(" \n ")
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        OrderStatus.ACCEPTED,
+        OrderStatus.IN_FULFILMENT,
+        OrderStatus.SHIPPED,
+        OrderStatus.DELIVERED,
+        OrderStatus.INVOICED,
+    ],
+)
+def test_orders_the_erp_accepted_can_be_claimed_against(status: OrderStatus) -> None:
+    require_claimable_order(status)
+
+
+@pytest.mark.parametrize(
+    "status",
+    [
+        OrderStatus.PENDING_APPROVAL,
+        OrderStatus.SUBMITTED,
+        OrderStatus.REJECTED,
+        OrderStatus.CANCELLED,
+    ],
+)
+def test_orders_the_erp_never_accepted_are_a_conflict_naming_their_state(
+    status: OrderStatus,
+) -> None:
+    with pytest.raises(OrderNotClaimableError) as refused:
+        require_claimable_order(status)
+
+    assert isinstance(refused.value, ConflictError)
+    assert refused.value.order_status is status
+    assert refused.value.detail == (
+        f"the order is {status.value}, so no claim can be filed against it: "
+        f"{NOT_CLAIMABLE_BECAUSE[status]}"
+    )
+
+
+def test_every_order_status_is_claimable_or_says_why_not() -> None:
+    assert CLAIMABLE_ORDER_STATUSES.isdisjoint(NOT_CLAIMABLE_BECAUSE)
+    assert CLAIMABLE_ORDER_STATUSES | set(NOT_CLAIMABLE_BECAUSE) == set(OrderStatus)
+
+
+def test_a_claim_takes_files_up_to_its_limit() -> None:
+    require_room_for_file(49, 50)
+
+    with pytest.raises(ConflictError) as refused:
+        require_room_for_file(50, 50)
+
+    assert refused.value.detail == "a claim carries at most 50 files"

@@ -4,15 +4,55 @@ What the customer received can be claimed: the delivered quantity, or the
 ordered quantity where nothing was delivered (a claim for goods that never
 arrived), less what earlier claims on the line already took. Claims that
 were withdrawn or rejected give their quantity back.
+
+Only an order the ERP accepted can be claimed against: one still waiting
+for approval or for the ERP, one the ERP rejected and one that was cancelled
+never became a sale, so there is nothing to complain about or return.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final
 
 from domain.claims.model import ClaimLine, RequestedClaimLine
-from domain.errors import InvalidInputError
+from domain.errors import ConflictError, InvalidInputError
+from domain.orders.status import FULFILMENT_PATH, OrderStatus
+
+#: Order statuses a claim may be filed in: the ERP has taken the order.
+CLAIMABLE_ORDER_STATUSES: Final = frozenset(FULFILMENT_PATH)
+
+#: Why an order in any other status cannot be claimed against.
+NOT_CLAIMABLE_BECAUSE: Final[dict[OrderStatus, str]] = {
+    OrderStatus.PENDING_APPROVAL: (
+        "it awaits approval and has not gone to the ERP; "
+        "file the claim once the ERP has accepted it"
+    ),
+    OrderStatus.SUBMITTED: (
+        "the ERP has not accepted it yet; file the claim once it has"
+    ),
+    OrderStatus.REJECTED: "the ERP rejected it, so it never became a sale",
+    OrderStatus.CANCELLED: "it was cancelled",
+}
+
+
+class OrderNotClaimableError(ConflictError):
+    """The order's current status does not allow a claim against it."""
+
+    def __init__(self, order_status: OrderStatus) -> None:
+        detail = (
+            f"the order is {order_status.value}, so no claim can be filed against it"
+        )
+        reason = NOT_CLAIMABLE_BECAUSE.get(order_status)
+        super().__init__(f"{detail}: {reason}" if reason else detail)
+        self.order_status = order_status
+
+
+def require_claimable_order(order_status: OrderStatus) -> None:
+    """Raise OrderNotClaimableError unless the ERP has accepted the order."""
+    if order_status not in CLAIMABLE_ORDER_STATUSES:
+        raise OrderNotClaimableError(order_status)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.claims.status import ClaimStatus
-from domain.errors import InvalidInputError
+from domain.errors import ConflictError, InvalidInputError
 from domain.orders.model import ChangeSource
 
 MAX_CLAIM_LINES = 200
@@ -170,3 +170,9 @@ def require_comment(body: str) -> str:
             f"a comment has at most {MAX_COMMENT} characters", field="body"
         )
     return cleaned
+
+
+def require_room_for_file(attached: int, limit: int) -> None:
+    """Refuse another file on a claim that already carries ``limit`` of them."""
+    if attached >= limit:
+        raise ConflictError(f"a claim carries at most {limit} files")

@@ -18,7 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.accounts.model import Account
-from domain.claims.claimable import OrderLineBalance, claim_lines
+from domain.claims.claimable import (
+    OrderLineBalance,
+    claim_lines,
+    require_claimable_order,
+)
 from domain.claims.model import (
     Attachment,
     Claim,
@@ -27,11 +31,12 @@ from domain.claims.model import (
     Side,
     SlaClock,
     require_comment,
+    require_room_for_file,
     validate_request,
 )
 from domain.claims.sla import due_times
 from domain.claims.status import ClaimStatus, require_move, require_open_thread
-from domain.errors import ConflictError, NotFoundError
+from domain.errors import NotFoundError
 from domain.orders.model import ChangeSource, Order
 from domain.ports import AttachmentStorePort, ErpClaimsPort
 from gateway.claims.announce import announce
@@ -108,14 +113,17 @@ class ClaimService:
     ) -> PreparedClaim:
         """Check a new claim against its order and what was delivered.
 
-        Raises NotFoundError for an order that is not the account's, and
-        InvalidInputError naming the line for a quantity above the limit.
+        Raises NotFoundError for an order that is not the account's,
+        OrderNotClaimableError (a conflict naming the order's status) for an
+        order the ERP has not accepted, and InvalidInputError naming the line
+        for a quantity above the limit.
         """
         validate_request(request.description, request.lines)
         async with transaction(sessions) as session:
             order = await OrderRepository(session).get(account.id, request.order_id)
             if order is None:
                 raise NotFoundError("order", request.order_id)
+            require_claimable_order(order.status)
             order_ref = await ReferenceRepository(session).external_id(
                 EntityKind.ORDER, order.id, self._erp_name
             )
@@ -149,8 +157,10 @@ class ClaimService:
     ) -> Claim:
         """Store the claim, its event and its ERP task.
 
-        The order row is locked and the claimed quantities read again, so two
-        claims filed at once cannot together take more than the line allows.
+        The order row is locked, its status checked and the claimed
+        quantities read again, so two claims filed at once cannot together
+        take more than the line allows, and an order cancelled meanwhile
+        takes no claim.
         """
         claim = prepared.claim
         order_row = await session.scalar(
@@ -159,6 +169,7 @@ class ClaimService:
         order = await OrderRepository(session).get(account.id, claim.order_id)
         if order_row is None or order is None:
             raise NotFoundError("order", claim.order_id)
+        require_claimable_order(order.status)
         claimed = await ClaimRepository(session).claimed_quantities(order.id)
         requested = [
             RequestedClaimLine(
@@ -227,20 +238,23 @@ class ClaimService:
         claim_id: uuid.UUID,
     ) -> None:
         """Refuse before any byte is stored: unknown claim, closed thread,
-        too many files."""
+        too many files. Only a first look: :meth:`attach` decides again
+        under the claim's lock."""
         async with transaction(sessions) as session:
             repository = ClaimRepository(session)
             claim = await repository.get(account.id, claim_id)
             if claim is None:
                 raise NotFoundError("claim", claim_id)
-            require_open_thread(claim.status, "given files")
-            if (
-                await repository.attachment_count(claim.id)
-                >= self._settings.max_attachments
-            ):
-                raise ConflictError(
-                    f"a claim carries at most {self._settings.max_attachments} files"
-                )
+            await self._require_attachable(repository, claim)
+
+    async def _require_attachable(
+        self, repository: ClaimRepository, claim: Claim
+    ) -> None:
+        require_open_thread(claim.status, "given files")
+        require_room_for_file(
+            await repository.attachment_count(claim.id),
+            self._settings.max_attachments,
+        )
 
     async def attach(
         self,
@@ -252,7 +266,10 @@ class ClaimService:
         """Stream the file to the store, then record it on the claim.
 
         Whatever stops the upload (the size limit, a client gone, a claim
-        closed meanwhile) leaves no stored bytes behind.
+        closed or filled meanwhile) leaves no stored bytes behind. The claim's
+        status and its file count are checked again under the claim's row
+        lock, in the transaction that records the file, so uploads that
+        arrive together cannot take a claim past its limit.
         """
         await self.check_attachable(sessions, account, claim_id)
         key = f"{claim_id}/{uuid.uuid4()}"
@@ -261,7 +278,7 @@ class ClaimService:
             async with transaction(sessions) as session:
                 repository = ClaimRepository(session)
                 claim = await _locked(repository, account, claim_id)
-                require_open_thread(claim.status, "given files")
+                await self._require_attachable(repository, claim)
                 attachment = Attachment(
                     id=uuid.uuid4(),
                     filename=upload.filename,

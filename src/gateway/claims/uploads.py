@@ -6,6 +6,10 @@ and refused the moment they pass it (413), so an oversized upload is never
 read to its end. Before any byte is handed on, the file's first bytes are
 read and its type is recognised from them (415 outside the allowed list):
 the declared Content-Type and the file name decide nothing.
+
+The rest of the body after the file is read too, and must be as well formed
+as the rest: a body the parser refuses anywhere is a 400 that says where and
+what, and the file it carried is not kept.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from email.message import Message
 from typing import Final
 
 import puremagic
+from python_multipart.exceptions import FormParserError, ParseError
 from python_multipart.multipart import MultipartParser
 
 from gateway.api.errors import ApiError
@@ -31,7 +36,10 @@ from gateway.documents.disposition import clean_filename
 SNIFF_BYTES: Final = 4096
 FILE_FIELD: Final = "file"
 _FORM_ESCAPES: Final = re.compile("%(22|0[AD])", re.IGNORECASE)
+#: Longest header line of a part (a long file name is in one), and most
+#: headers one part may carry.
 MAX_HEADER_BYTES: Final = 8 << 10
+MAX_HEADER_COUNT: Final = 8
 
 
 class UploadTooLargeError(ApiError):
@@ -40,6 +48,16 @@ class UploadTooLargeError(ApiError):
             PAYLOAD_TOO_LARGE,
             f"the file is larger than the limit of {limit} bytes",
         )
+
+
+class MalformedBodyError(ApiError):
+    """The multipart parser refused the body; says at which byte and why."""
+
+    def __init__(self, offset: int, reason: str) -> None:
+        super().__init__(
+            BAD_REQUEST, f"the multipart body is malformed at byte {offset}: {reason}"
+        )
+        self.offset = offset
 
 
 @dataclass
@@ -126,6 +144,10 @@ async def read_file(
             if size > max_bytes:
                 raise UploadTooLargeError(max_bytes)
             yield chunk
+        # Parts after the file are read to the body's end (the body limit
+        # bounds them), so a malformed one refuses the upload before the
+        # file is recorded.
+        await reader.finish()
 
     name = clean_filename(form_filename(part.filename or ""), default="attachment")
     return IncomingFile(filename=name, media_type=media_type, chunks=limited())
@@ -136,9 +158,14 @@ class _MultipartReader:
 
     def __init__(self, body: AsyncIterator[bytes], boundary: bytes) -> None:
         self._body = body.__aiter__()
+        self._boundary = boundary
         self._pending: list[tuple[str, _Part, bytes]] = []
         self._finished = False
+        self._failure: MalformedBodyError | None = None
+        #: Body bytes handed to the parser before the current chunk.
+        self._offset = 0
         self._current: _Part | None = None
+        self._in_headers = False
         self._header_field = bytearray()
         self._header_value = bytearray()
         self._parser = MultipartParser(
@@ -150,7 +177,10 @@ class _MultipartReader:
                 "on_header_field": self._on_header_field,
                 "on_header_value": self._on_header_value,
                 "on_header_end": self._on_header_end,
+                "on_headers_finished": self._on_headers_finished,
             },
+            max_header_count=MAX_HEADER_COUNT,
+            max_header_size=MAX_HEADER_BYTES,
         )
 
     async def next_file(self) -> _Part:
@@ -183,24 +213,75 @@ class _MultipartReader:
             if kind == "data" and data:
                 yield data
 
+    async def finish(self) -> None:
+        """Read the rest of the body, dropping what it carries."""
+        while await self._next_event() is not None:
+            pass
+
     async def _next_event(self) -> tuple[str, _Part, bytes] | None:
         while not self._pending:
+            if self._failure is not None:
+                raise self._failure
             if self._finished:
                 return None
             try:
                 chunk = await anext(self._body)
             except StopAsyncIteration:
                 self._finished = True
-                self._parser.finalize()
+                self._feed(None)
                 continue
             if chunk:
-                self._parser.write(chunk)
+                self._feed(chunk)
         return self._pending.pop(0)
+
+    def _feed(self, chunk: bytes | None) -> None:
+        """Hand the parser a chunk (None: the body ended); any error of the
+        parser's becomes a 400 naming the byte, counted from the body's start."""
+        try:
+            if chunk is None:
+                self._parser.finalize()
+            else:
+                self._parser.write(chunk)
+        except FormParserError as error:
+            within = error.offset if isinstance(error, ParseError) else -1
+            at = self._offset + max(within, 0)
+            self._pending.clear()
+            self._failure = MalformedBodyError(at, self._explain(error))
+            raise self._failure from None
+        if chunk is not None:
+            self._offset += len(chunk)
+
+    def _explain(self, error: FormParserError) -> str:
+        """What the client got wrong, in its terms rather than the parser's."""
+        message = str(error)
+        boundary = self._boundary.decode("latin-1")
+        if message.startswith("Maximum header size"):
+            return f"a part's header line is longer than {MAX_HEADER_BYTES} bytes"
+        if message.startswith("Maximum header count"):
+            return f"a part has more than {MAX_HEADER_COUNT} headers"
+        if self._current is None:
+            return (
+                "it does not open with the boundary declared in Content-Type "
+                f"('--{boundary}' and a line break)"
+            )
+        if self._in_headers:
+            return (
+                "a part's headers must each be a 'Name: value' line, "
+                "ended by an empty line"
+            )
+        return (
+            f"a boundary ('--{boundary}') must be followed by a line break, "
+            "or by '--' after the last part"
+        )
 
     # Parser callbacks: they only record what happened.
 
     def _on_part_begin(self) -> None:
         self._current = _Part()
+        self._in_headers = True
+
+    def _on_headers_finished(self) -> None:
+        self._in_headers = False
 
     def _on_header_field(self, data: bytes, start: int, end: int) -> None:
         self._header_field += data[start:end]
@@ -211,7 +292,10 @@ class _MultipartReader:
     def _on_header_end(self) -> None:
         part = self._require_part()
         if len(self._header_field) + len(self._header_value) > MAX_HEADER_BYTES:
-            raise ApiError(BAD_REQUEST, "a multipart header is too large")
+            raise ApiError(
+                BAD_REQUEST,
+                f"a part's header line is longer than {MAX_HEADER_BYTES} bytes",
+            )
         name = self._header_field.decode("latin-1").strip().lower()
         value = self._header_value.decode("utf-8", errors="replace").strip()
         part.headers[name] = value

@@ -4,6 +4,7 @@ and only by their account (C10)."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.db.tables import AttachmentChunkRow, ClaimAttachmentRow
 from tests.gateway.claims.conftest import (
     ATTACHMENT_LIMIT,
+    CLAIMS,
     ClaimWorker,
     claim_body,
     delivered_order,
@@ -246,3 +248,198 @@ async def test_a_closed_claim_takes_no_more_files(
     response = await upload(api, dealer, claim["id"], multipart("late.pdf", PDF))
 
     assert response.status_code == 409
+
+
+async def stored_keys(sessions: async_sessionmaker[AsyncSession]) -> set[str]:
+    async with sessions() as session:
+        return set(await session.scalars(select(AttachmentChunkRow.key).distinct()))
+
+
+async def recorded_keys(sessions: async_sessionmaker[AsyncSession]) -> set[str]:
+    async with sessions() as session:
+        return set(await session.scalars(select(ClaimAttachmentRow.storage_key)))
+
+
+def file_part(boundary: bytes, filename: bytes, data: bytes) -> bytes:
+    return b"".join(
+        [
+            b"--" + boundary + b"\r\n",
+            b'Content-Disposition: form-data; name="file"; filename="',
+            filename,
+            b'"\r\nContent-Type: application/pdf\r\n\r\n',
+            data,
+            b"\r\n",
+        ]
+    )
+
+
+#: Bodies python-multipart refuses, sent with ``boundary=bnd``; each must be
+#: a 400 that says what is wrong, never a 500.
+MALFORMED = {
+    "no boundary at all": b"garbage without boundary at all",
+    "another boundary": file_part(b"other", b"a.pdf", PDF) + b"--other--\r\n",
+    "a header line that is no header": b"--bnd\r\nxxxx\r\n\r\n",
+    "a header without a colon": (
+        b"--bnd\r\nContent-Disposition form-data name=file\r\n\r\n"
+        + PDF
+        + b"\r\n--bnd--\r\n"
+    ),
+    "a NUL after the boundary": b"--bnd\x00\r\n",
+    "a header over 8 KB": file_part(b"bnd", b"a" * 10_000 + b".pdf", PDF)
+    + b"--bnd--\r\n",
+    "a good file, then a broken part": file_part(b"bnd", b"a.pdf", PDF)
+    + b"--bnd\r\nbroken header\r\n\r\nx\r\n--bnd--\r\n",
+}
+
+
+@pytest.mark.parametrize("trickled", [False, True], ids=["whole", "trickled"])
+@pytest.mark.parametrize("body", list(MALFORMED.values()), ids=list(MALFORMED))
+async def test_a_malformed_multipart_body_is_a_400_and_nothing_is_kept(
+    api: httpx.AsyncClient,
+    erp: InMemoryErp,
+    worker: ClaimWorker,
+    dealer: Caller,
+    sessions: async_sessionmaker[AsyncSession],
+    body: bytes,
+    trickled: bool,
+) -> None:
+    claim = await open_claim(api, erp, worker, dealer)
+
+    async def trickle() -> AsyncIterator[bytes]:
+        # As a server hands a body on: in pieces, the broken bit arriving
+        # long after the file part has begun (or ended).
+        for offset in range(0, len(body), 16 << 10):
+            yield body[offset : offset + (16 << 10)]
+
+    response = await upload(
+        api,
+        dealer,
+        claim["id"],
+        trickle() if trickled else body,
+        **{"Content-Type": "multipart/form-data; boundary=bnd"},
+    )
+    read = (await api.get(f"/v1/claims/{claim['id']}", headers=dealer.headers)).json()
+
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "bad_request"
+    assert problem["type"] == "urn:portico:problem:bad_request"
+    assert problem["detail"].startswith("the multipart body is malformed at byte ")
+    assert problem["instance"] == f"/v1/claims/{claim['id']}/attachments"
+    assert read["attachments"] == []
+    assert await stored_chunks(sessions) == 0
+    async with sessions() as session:
+        assert await session.scalar(select(func.count(ClaimAttachmentRow.id))) == 0
+
+
+async def test_a_broken_part_after_the_file_is_a_400_though_it_comes_later(
+    api: httpx.AsyncClient,
+    erp: InMemoryErp,
+    worker: ClaimWorker,
+    dealer: Caller,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    claim = await open_claim(api, erp, worker, dealer)
+    body = MALFORMED["a good file, then a broken part"]
+    # The file part is whole in the first piece, its closing boundary too.
+    split = body.index(b"broken header")
+
+    async def two_pieces() -> AsyncIterator[bytes]:
+        yield body[:split]
+        yield body[split:]
+
+    response = await upload(
+        api,
+        dealer,
+        claim["id"],
+        two_pieces(),
+        **{"Content-Type": "multipart/form-data; boundary=bnd"},
+    )
+
+    assert response.status_code == 400, response.text
+    assert response.json()["detail"] == (
+        f"the multipart body is malformed at byte {split + 6}: a part's headers "
+        "must each be a 'Name: value' line, ended by an empty line"
+    )
+    assert await stored_chunks(sessions) == 0
+    async with sessions() as session:
+        assert await session.scalar(select(func.count(ClaimAttachmentRow.id))) == 0
+
+
+async def test_a_malformed_body_is_explained(
+    api: httpx.AsyncClient,
+    erp: InMemoryErp,
+    worker: ClaimWorker,
+    dealer: Caller,
+) -> None:
+    claim = await open_claim(api, erp, worker, dealer)
+
+    async def detail(body: bytes) -> str:
+        response = await upload(
+            api,
+            dealer,
+            claim["id"],
+            body,
+            **{"Content-Type": "multipart/form-data; boundary=bnd"},
+        )
+        assert response.status_code == 400, response.text
+        text: str = response.json()["detail"]
+        return text
+
+    assert await detail(MALFORMED["another boundary"]) == (
+        "the multipart body is malformed at byte 2: it does not open with the "
+        "boundary declared in Content-Type ('--bnd' and a line break)"
+    )
+    assert await detail(MALFORMED["a header without a colon"]) == (
+        "the multipart body is malformed at byte 26: a part's headers must each "
+        "be a 'Name: value' line, ended by an empty line"
+    )
+    assert await detail(MALFORMED["a header over 8 KB"]) == (
+        "the multipart body is malformed at byte 28: a part's header line is "
+        "longer than 8192 bytes"
+    )
+    tail = MALFORMED["a good file, then a broken part"]
+    assert await detail(tail) == (
+        f"the multipart body is malformed at byte {tail.index(b'broken') + 6}: "
+        "a part's headers must each be a 'Name: value' line, ended by an empty line"
+    )
+
+
+async def test_the_file_limit_holds_under_concurrent_uploads(
+    api: httpx.AsyncClient,
+    erp: InMemoryErp,
+    worker: ClaimWorker,
+    dealer: Caller,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    limit = CLAIMS.max_attachments
+    claim = await open_claim(api, erp, worker, dealer)
+    for index in range(limit - 1):
+        response = await upload(
+            api, dealer, claim["id"], multipart(f"{index}.png", PNG)
+        )
+        assert response.status_code == 201, response.text
+
+    answers = await asyncio.gather(
+        *(
+            upload(api, dealer, claim["id"], multipart(f"race-{index}.pdf", PDF))
+            for index in range(10)
+        )
+    )
+    sequential = await upload(api, dealer, claim["id"], multipart("late.pdf", PDF))
+    read = (await api.get(f"/v1/claims/{claim['id']}", headers=dealer.headers)).json()
+
+    assert sorted(answer.status_code for answer in answers) == [201] + [409] * 9
+    assert sequential.status_code == 409
+    refusal = sequential.json()
+    for answer in answers:
+        if answer.status_code == 409:
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert answer.json()["code"] == refusal["code"] == "conflict"
+            assert answer.json()["detail"] == refusal["detail"]
+    assert refusal["detail"] == f"a claim carries at most {limit} files"
+    assert len(read["attachments"]) == limit
+    # The losers' streamed bytes were removed: every stored object is a file.
+    assert await stored_keys(sessions) == await recorded_keys(sessions)
+    assert len(await recorded_keys(sessions)) == limit

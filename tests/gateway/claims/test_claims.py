@@ -5,17 +5,26 @@ and the SLA clock."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import func, select, text
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.backends import BackendRejectedError, BackendUnavailableError
+from domain.claims.claimable import OrderNotClaimableError
 from domain.claims.erp import ErpClaimState
+from domain.claims.model import ClaimReason, ClaimType, RequestedClaimLine
+from domain.orders.erp import ErpOrderState
 from gateway.backends import Backends
-from gateway.db.tables import ClaimErpTaskRow, OutboxRow
+from gateway.claims.service import ClaimRequest, ClaimService
+from gateway.db.engine import transaction
+from gateway.db.tables import ClaimErpTaskRow, ClaimRow, OutboxRow
+from gateway.orders.sync import OrderSync
 from gateway.settings import Settings
 from tests.gateway.claims.conftest import (
     CLAIMS,
@@ -25,7 +34,7 @@ from tests.gateway.claims.conftest import (
     file_claim,
 )
 from tests.gateway.documents.harness import client_of, portico_app
-from tests.gateway.orders.conftest import linked_caller
+from tests.gateway.orders.conftest import linked_caller, order_body, place
 from tests.support.backends import Behaviour, InMemoryErp
 from tests.support.factories import Caller
 
@@ -308,12 +317,11 @@ async def test_a_comment_on_a_closed_claim_is_a_409(
     assert "closed" in response.json()["detail"]
 
 
-async def test_claims_wait_for_their_order_to_reach_the_erp(
+async def test_a_claim_is_taken_once_the_erp_has_accepted_its_order(
     api: httpx.AsyncClient,
     erp: InMemoryErp,
     worker: ClaimWorker,
     dealer: Caller,
-    sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     placed = (
         await api.post(
@@ -322,19 +330,16 @@ async def test_claims_wait_for_their_order_to_reach_the_erp(
             headers={**dealer.headers, "Idempotency-Key": "o-1"},
         )
     ).json()
-    claim = (await file_claim(api, dealer, claim_body(placed["id"], (1, 2)))).json()
 
-    await worker.tasks.run_once()
-    waiting = list(erp.claims)
+    early = await file_claim(api, dealer, claim_body(placed["id"], (1, 2)))
     await worker.orders.run_once()
-    async with sessions() as session, session.begin():
-        await session.execute(
-            text("UPDATE claim_erp_tasks SET next_attempt_at = now()")
-        )
+    accepted = await file_claim(api, dealer, claim_body(placed["id"], (1, 2)))
     await worker.run()
 
-    assert claim["status"] == "submitted"
-    assert waiting == []
+    assert early.status_code == 409
+    assert "the order is submitted" in early.json()["detail"]
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["status"] == "submitted"
     assert len(erp.claims) == 1
 
 
@@ -470,3 +475,147 @@ async def test_bad_input_is_a_422_never_a_500(
     ]
 
     assert [answer.status_code for answer in answers] == [422, 422, 422, 422]
+
+
+async def order_in(
+    status: str,
+    api: httpx.AsyncClient,
+    erp: InMemoryErp,
+    worker: ClaimWorker,
+    sessions: async_sessionmaker[AsyncSession],
+    caller: Caller,
+) -> dict[str, Any]:
+    """An order of ``caller``'s (approval threshold 50.00) brought to
+    ``status`` the way orders really get there."""
+    if status == "pending_approval":
+        placed = await place(api, caller, order_body(("P1", 10)))  # 100.00
+    else:
+        placed = await place(api, caller, order_body(("P1", 2)))  # 20.00
+    order: dict[str, Any] = placed.json()
+    if status == "cancelled":
+        cancelled = await api.post(
+            f"/v1/orders/{order['id']}/cancel", headers=caller.headers
+        )
+        assert cancelled.status_code == 200, cancelled.text
+    elif status == "rejected":
+        erp.behaviour["submit_order"] = Behaviour(
+            error=BackendRejectedError("erp", "submit_order", "customer is blocked")
+        )
+        await worker.orders.run_once()
+        erp.behaviour.clear()
+    elif status != "pending_approval" and status != "submitted":
+        await worker.orders.run_once()
+        if status != "accepted":
+            [external_id] = [
+                key
+                for key, request in erp.orders.items()
+                if str(request.order_id) == order["id"]
+            ]
+            erp.move(external_id, ErpOrderState(status))
+            await OrderSync(sessions, erp, "erp", batch=50).run_once()
+    now = await api.get(f"/v1/orders/{order['id']}", headers=caller.headers)
+    assert now.json()["status"] == status
+    return order
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        ("pending_approval", "it awaits approval and has not gone to the ERP"),
+        ("submitted", "the ERP has not accepted it yet"),
+        ("rejected", "the ERP rejected it"),
+        ("cancelled", "it was cancelled"),
+    ],
+)
+async def test_a_claim_on_an_order_the_erp_never_accepted_is_a_409_naming_its_state(
+    api: httpx.AsyncClient,
+    erp: InMemoryErp,
+    worker: ClaimWorker,
+    sessions: async_sessionmaker[AsyncSession],
+    status: str,
+    reason: str,
+) -> None:
+    caller = await linked_caller(sessions, approval_threshold="50.00")
+    order = await order_in(status, api, erp, worker, sessions, caller)
+
+    response = await file_claim(
+        api, caller, claim_body(order["id"], (1, 1)), key="claim-1"
+    )
+    again = await file_claim(
+        api, caller, claim_body(order["id"], (1, 1)), key="claim-1"
+    )
+    listing = (await api.get("/v1/claims", headers=caller.headers)).json()
+
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "conflict"
+    assert problem["detail"].startswith(
+        f"the order is {status}, so no claim can be filed against it: {reason}"
+    )
+    assert again.status_code == 409
+    assert again.json()["detail"] == problem["detail"]
+    assert listing["items"] == []
+    assert "delivered_quantities" not in erp.calls
+    async with sessions() as session:
+        assert await session.scalar(select(func.count(ClaimRow.id))) == 0
+        assert (
+            await session.scalar(
+                select(func.count(OutboxRow.id)).where(
+                    OutboxRow.type == "claim.created"
+                )
+            )
+            == 0
+        )
+
+
+@pytest.mark.parametrize(
+    "status", ["accepted", "in_fulfilment", "shipped", "delivered", "invoiced"]
+)
+async def test_claims_are_taken_on_every_order_the_erp_accepted(
+    api: httpx.AsyncClient,
+    erp: InMemoryErp,
+    worker: ClaimWorker,
+    sessions: async_sessionmaker[AsyncSession],
+    status: str,
+) -> None:
+    caller = await linked_caller(sessions, approval_threshold="50.00")
+    order = await order_in(status, api, erp, worker, sessions, caller)
+
+    response = await file_claim(api, caller, claim_body(order["id"], (1, 1)))
+
+    assert response.status_code == 201, response.text
+
+
+async def test_a_claim_whose_order_is_cancelled_while_it_is_filed_is_refused(
+    claims_app: FastAPI,
+    api: httpx.AsyncClient,
+    erp: InMemoryErp,
+    worker: ClaimWorker,
+    dealer: Caller,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    order = await delivered_order(api, erp, worker, dealer, [("P1", 5)])
+    claims: ClaimService = claims_app.state.claims
+    prepared = await claims.prepare(
+        sessions,
+        dealer.account,
+        ClaimRequest(
+            order_id=uuid.UUID(order["id"]),
+            type=ClaimType.COMPLAINT,
+            description="Parts arrived broken",
+            lines=[RequestedClaimLine(1, 1, ClaimReason.DAMAGED)],
+        ),
+    )
+
+    cancelled = await api.post(
+        f"/v1/orders/{order['id']}/cancel", headers=dealer.headers
+    )
+    with pytest.raises(OrderNotClaimableError) as refused:
+        async with transaction(sessions) as session:
+            await claims.create(session, dealer.account, prepared)
+
+    assert cancelled.status_code == 200, cancelled.text
+    assert refused.value.order_status.value == "cancelled"
+    async with sessions() as session:
+        assert await session.scalar(select(func.count(ClaimRow.id))) == 0
