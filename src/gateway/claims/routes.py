@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -19,9 +19,9 @@ from gateway.accounts.service import Principal
 from gateway.api import idempotency
 from gateway.api.cursors import CursorCodec
 from gateway.api.dependencies import DbSession, get_sessions, require
-from gateway.api.handlers import domain_problem
-from gateway.api.problems import PROBLEM_MEDIA_TYPE, problem_responses
+from gateway.api.problems import problem_responses
 from gateway.api.routing import PorticoRoute
+from gateway.api.types import FilterDate
 from gateway.claims.repository import ClaimFilter, ClaimRepository, ClaimSort
 from gateway.claims.schemas import (
     AttachmentRead,
@@ -37,7 +37,8 @@ from gateway.claims.uploads import UploadTooLargeError, read_file
 from gateway.db.engine import transaction
 from gateway.documents.disposition import content_disposition
 
-router = APIRouter(prefix="/v1/claims", route_class=PorticoRoute, tags=["claims"])
+COLLECTION = "/v1/claims"
+router = APIRouter(prefix=COLLECTION, route_class=PorticoRoute, tags=["claims"])
 
 ClaimsReader = Annotated[Principal, Depends(require(Scope.CLAIMS_READ))]
 ClaimsWriter = Annotated[Principal, Depends(require(Scope.CLAIMS_WRITE))]
@@ -47,7 +48,6 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         description="Required. A retry with the same key replays the first answer.",
-        max_length=255,
     ),
 ]
 SortName = Literal[
@@ -59,10 +59,6 @@ SortName = Literal[
     "-resolution_due_at",
 ]
 PAGE_LIMIT = 100
-#: Dates a filter may name: clear of the calendar's ends, where a day or a
-#: time zone added overflows.
-FIRST_DAY = date(1900, 1, 1)
-LAST_DAY = date(9998, 12, 31)
 #: Room for the multipart framing around the file itself.
 MULTIPART_OVERHEAD = 16 << 10
 
@@ -79,12 +75,6 @@ def get_cursors(request: Request) -> CursorCodec:
 
 Claims = Annotated[ClaimService, Depends(get_claims)]
 Cursors = Annotated[CursorCodec, Depends(get_cursors)]
-
-
-def _json(status: int, body: bytes, location: str | None = None) -> Response:
-    media_type = PROBLEM_MEDIA_TYPE if status >= 400 else "application/json"
-    headers = {"Location": location} if location else None
-    return Response(body, status_code=status, media_type=media_type, headers=headers)
 
 
 def _now() -> datetime:
@@ -113,7 +103,7 @@ async def file_claim(
     digest = idempotency.request_digest(scope, create.model_dump(mode="json"))
     claimed = await idempotency.claim(sessions, account.id, key, scope, digest)
     if isinstance(claimed, idempotency.StoredAnswer):
-        return _json(claimed.status, claimed.body)
+        return idempotency.answer(claimed, COLLECTION)
     try:
         prepared = await claims.prepare(
             sessions,
@@ -132,21 +122,14 @@ async def file_claim(
         )
         async with transaction(sessions) as session:
             claim = await claims.create(session, account, prepared)
-            body = claim_read(claim, account.zone, _now()).model_dump_json().encode()
-            await idempotency.remember(
-                session, claimed, idempotency.StoredAnswer(201, body)
+            created = idempotency.StoredAnswer(
+                201,
+                claim_read(claim, account.zone, _now()).model_dump_json().encode(),
             )
-        return _json(201, body, location=f"/v1/claims/{claim.id}")
+            await idempotency.remember(session, claimed, created)
+        return idempotency.answer(created, COLLECTION)
     except DomainError as error:
-        # A refusal is the request's answer: a retry gets the same one.
-        problem = domain_problem(error, request.url.path)
-        async with transaction(sessions) as session:
-            await idempotency.remember(
-                session,
-                claimed,
-                idempotency.StoredAnswer(problem.status_code, bytes(problem.body)),
-            )
-        return problem
+        return await idempotency.refuse(sessions, claimed, error, request.url.path)
     except BaseException:
         await idempotency.release(sessions, claimed)
         raise
@@ -167,20 +150,11 @@ async def list_claims(
     type: Annotated[list[ClaimType] | None, Query(description="Repeatable.")] = None,
     order_id: Annotated[uuid.UUID | None, Query()] = None,
     created_from: Annotated[
-        date | None,
-        Query(
-            ge=FIRST_DAY,
-            le=LAST_DAY,
-            description="First day, in the account's time zone.",
-        ),
+        FilterDate | None, Query(description="First day, in the account's time zone.")
     ] = None,
     created_to: Annotated[
-        date | None,
-        Query(
-            ge=FIRST_DAY,
-            le=LAST_DAY,
-            description="Last day (inclusive), account's time zone.",
-        ),
+        FilterDate | None,
+        Query(description="Last day (inclusive), account's time zone."),
     ] = None,
     breached: Annotated[
         bool | None,
@@ -191,6 +165,8 @@ async def list_claims(
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> ClaimPage:
     account = principal.account
+    if created_from and created_to and created_to < created_from:
+        raise InvalidInputError("created_to is before created_from", field="created_to")
     sort_key = ClaimSort(field=sort.lstrip("-"), descending=sort.startswith("-"))
     listing = f"claims:{sort}"
     after = None
@@ -330,7 +306,12 @@ async def attach_file(
         for item in claim_read(claim, principal.account.zone, _now()).attachments
         if item.id == attachment.id
     )
-    return _json(201, read.model_dump_json().encode(), location=read.content_url)
+    return Response(
+        read.model_dump_json().encode(),
+        status_code=201,
+        media_type="application/json",
+        headers={"Location": read.content_url},
+    )
 
 
 @router.get(

@@ -35,6 +35,7 @@ from tests.gateway.claims.conftest import (
 )
 from tests.gateway.documents.harness import client_of, portico_app
 from tests.gateway.orders.conftest import linked_caller, order_body, place
+from tests.gateway.orders.test_placement import TIMESTAMPS_FOR_A_DATE
 from tests.support.backends import Behaviour, InMemoryErp
 from tests.support.factories import Caller
 
@@ -93,9 +94,52 @@ async def test_a_retry_with_the_same_key_files_the_claim_once(
     assert first.status_code == 201
     assert again.status_code == 201
     assert again.content == first.content
+    assert again.headers["location"] == first.headers["location"]
+    assert first.headers["location"] == f"/v1/claims/{first.json()['id']}"
     assert changed.status_code == 422
     assert changed.json()["code"] == "idempotency_key_reused"
     assert len(listing["items"]) == 1
+
+
+async def test_an_overlong_idempotency_key_is_refused_as_orders_refuse_it(
+    api: httpx.AsyncClient, erp: InMemoryErp, worker: ClaimWorker, dealer: Caller
+) -> None:
+    order = await delivered_order(api, erp, worker, dealer, [("P1", 5)])
+
+    response = await file_claim(
+        api, dealer, claim_body(order["id"], (1, 1)), key="k" * 256
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_idempotency_key"
+
+
+@pytest.mark.parametrize("value", TIMESTAMPS_FOR_A_DATE)
+@pytest.mark.parametrize("name", ["created_from", "created_to"])
+async def test_c04_a_timestamp_in_a_date_filter_is_a_422_never_cut_to_a_date(
+    api: httpx.AsyncClient, dealer: Caller, name: str, value: object
+) -> None:
+    response = await api.get(
+        "/v1/claims", params={name: str(value)}, headers=dealer.headers
+    )
+
+    assert response.status_code == 422, response.text
+    [error] = response.json()["errors"]
+    assert error["location"] == f"query.{name}"
+    assert "not a timestamp" in error["message"]
+
+
+async def test_a_date_range_ending_before_it_starts_is_a_422(
+    api: httpx.AsyncClient, dealer: Caller
+) -> None:
+    response = await api.get(
+        "/v1/claims",
+        params={"created_from": "2025-03-02", "created_to": "2025-03-01"},
+        headers=dealer.headers,
+    )
+
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["location"] == "created_to"
 
 
 async def test_a_line_on_another_accounts_order_is_not_found(
