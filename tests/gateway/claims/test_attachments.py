@@ -84,6 +84,13 @@ async def stored_chunks(sessions: async_sessionmaker[AsyncSession]) -> int:
         )
 
 
+async def nothing_stored(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """No stored bytes and no attachment rows: an upload left nothing behind."""
+    async with sessions() as session:
+        rows = await session.scalar(select(func.count(ClaimAttachmentRow.id)))
+    return await stored_chunks(sessions) == 0 and rows == 0
+
+
 async def test_a_file_is_stored_typed_by_content_and_downloaded_whole(
     api: httpx.AsyncClient,
     erp: InMemoryErp,
@@ -204,9 +211,7 @@ async def test_an_upload_over_the_limit_is_a_413_before_the_body_is_read(
     assert streamed.json()["code"] == "payload_too_large"
     assert len(sent) < total_chunks / 2
     assert declared.status_code == 413
-    assert await stored_chunks(sessions) == 0
-    async with sessions() as session:
-        assert await session.scalar(select(func.count(ClaimAttachmentRow.id))) == 0
+    assert await nothing_stored(sessions)
 
 
 async def test_c10_anothers_attachment_is_not_found(
@@ -328,9 +333,7 @@ async def test_a_malformed_multipart_body_is_a_400_and_nothing_is_kept(
     assert problem["detail"].startswith("the multipart body is malformed at byte ")
     assert problem["instance"] == f"/v1/claims/{claim['id']}/attachments"
     assert read["attachments"] == []
-    assert await stored_chunks(sessions) == 0
-    async with sessions() as session:
-        assert await session.scalar(select(func.count(ClaimAttachmentRow.id))) == 0
+    assert await nothing_stored(sessions)
 
 
 async def test_a_broken_part_after_the_file_is_a_400_though_it_comes_later(
@@ -362,9 +365,7 @@ async def test_a_broken_part_after_the_file_is_a_400_though_it_comes_later(
         f"the multipart body is malformed at byte {split + 6}: a part's headers "
         "must each be a 'Name: value' line, ended by an empty line"
     )
-    assert await stored_chunks(sessions) == 0
-    async with sessions() as session:
-        assert await session.scalar(select(func.count(ClaimAttachmentRow.id))) == 0
+    assert await nothing_stored(sessions)
 
 
 async def test_a_malformed_body_is_explained(
