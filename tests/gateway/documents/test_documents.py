@@ -378,12 +378,11 @@ def entry(
     )
 
 
-async def test_the_reconciliation_statement_balances_and_exports(
-    api: httpx.AsyncClient,
-    erp: InMemoryErp,
-    sync: DocumentSync,
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
+async def ledger_of_a_week(
+    erp: InMemoryErp, sync: DocumentSync, sessions: async_sessionmaker[AsyncSession]
+) -> Caller:
+    """A dealer whose ledger has one posting before 2026-11-02..08, three in
+    it (closing at 200.40) and one after; its invoice is indexed."""
     first, _ = await two_dealers(sessions)
     erp.documents.append(erp_document("account.invoice,1", "CUST-1"))
     await sync.run_once()
@@ -394,6 +393,16 @@ async def test_the_reconciliation_statement_balances_and_exports(
         entry(5, LedgerEntryKind.PAYMENT, credit="1000.10"),
         entry(9, LedgerEntryKind.INVOICE, debit="0.10"),  # after the period
     ]
+    return first
+
+
+async def test_the_reconciliation_statement_balances_and_exports(
+    api: httpx.AsyncClient,
+    erp: InMemoryErp,
+    sync: DocumentSync,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    first = await ledger_of_a_week(erp, sync, sessions)
     params = {"from": "2026-11-02", "to": "2026-11-08"}
 
     statement = await api.get(
@@ -495,15 +504,7 @@ async def test_the_reconciliation_statement_exports_as_xlsx_with_the_json_rows(
     sync: DocumentSync,
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    first, _ = await two_dealers(sessions)
-    erp.documents.append(erp_document("account.invoice,1", "CUST-1"))
-    await sync.run_once()
-    erp.ledgers["CUST-1"] = [
-        entry(1, LedgerEntryKind.INVOICE, debit="1000.10"),
-        entry(3, LedgerEntryKind.INVOICE, debit="250.45"),
-        entry(4, LedgerEntryKind.CREDIT_NOTE, credit="50.05"),
-        entry(5, LedgerEntryKind.PAYMENT, credit="1000.10"),
-    ]
+    first = await ledger_of_a_week(erp, sync, sessions)
     params = {"from": "2026-11-02", "to": "2026-11-08"}
 
     statement = await api.get(
